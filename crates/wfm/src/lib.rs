@@ -1,0 +1,1 @@
+//! Workforce management (placeholder until issue 5 lands).
