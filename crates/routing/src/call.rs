@@ -1,0 +1,99 @@
+//! Calls as the engine sees them: who is calling, what they need, how urgent.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::ids::{id_problem, AgentId, CallId, QueueId};
+use crate::skills::{SkillRequirement, MAX_LEVEL, MIN_LEVEL};
+use crate::time::Timestamp;
+
+/// Largest priority magnitude accepted; keeps aging arithmetic far from overflow.
+pub const MAX_PRIORITY_ABS: i32 = 1_000_000;
+
+/// A call handed to the engine for a queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewCall {
+    /// Unique id from the switch.
+    pub id: CallId,
+    /// Caller number (E.164 where known).
+    pub caller: String,
+    /// Dialed number (the entry point).
+    pub dialed: String,
+    /// Customer id from the IVR or CRM, if known.
+    pub customer_id: Option<String>,
+    /// Free attributes collected on the way (language, tier, account ...).
+    pub attributes: BTreeMap<String, String>,
+    /// Skills this call needs on top of the queue's own.
+    pub required_skills: Vec<SkillRequirement>,
+    /// Higher is more urgent. Calls of equal effective priority leave in arrival order.
+    pub priority: i32,
+    /// When the call arrived at the contact center; waiting time counts from here, so a call
+    /// moved to another queue keeps its place in line.
+    pub arrived_at: Timestamp,
+}
+
+impl NewCall {
+    /// A call with no caller data, priority 0.
+    pub fn new(id: impl Into<CallId>, arrived_at: Timestamp) -> NewCall {
+        NewCall {
+            id: id.into(),
+            caller: String::new(),
+            dialed: String::new(),
+            customer_id: None,
+            attributes: BTreeMap::new(),
+            required_skills: Vec::new(),
+            priority: 0,
+            arrived_at,
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        if let Some(problem) = id_problem(self.id.as_str()) {
+            return Err(Error::invalid("call.id", problem));
+        }
+        for (i, r) in self.required_skills.iter().enumerate() {
+            if let Some(problem) = id_problem(r.skill.as_str()) {
+                return Err(Error::invalid(format!("call.required_skills[{i}].skill"), problem));
+            }
+            if !(MIN_LEVEL..=MAX_LEVEL).contains(&r.min_level) {
+                return Err(Error::invalid(
+                    format!("call.required_skills[{i}].min_level"),
+                    format!("{} is outside 1..=5", r.min_level),
+                ));
+            }
+        }
+        if self.priority.unsigned_abs() > MAX_PRIORITY_ABS.unsigned_abs() {
+            return Err(Error::invalid(
+                "call.priority",
+                format!("{} is outside -1000000..=1000000", self.priority),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Where a call is, as a supervisor or the switch asks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CallStatus {
+    /// Waiting in a queue.
+    Queued {
+        /// The queue.
+        queue: QueueId,
+    },
+    /// Ringing an agent.
+    Offered {
+        /// The queue it came from.
+        queue: QueueId,
+        /// The agent.
+        agent: AgentId,
+    },
+    /// Talking to an agent.
+    Connected {
+        /// The queue it came from.
+        queue: QueueId,
+        /// The agent.
+        agent: AgentId,
+    },
+}

@@ -1,0 +1,1443 @@
+//! The routing engine: agents, calls and queues shared by many threads.
+//!
+//! # Concurrency
+//!
+//! * Each agent is one entry of a [`DashMap`]. Every state change happens under that entry's
+//!   shard lock and bumps the agent's `epoch`. A reservation is one check-and-set on the entry:
+//!   "state is available and epoch is still the one the index saw" becomes "reserved", like
+//!   `UPDATE agents SET state='reserved' WHERE id=? AND state='available' AND epoch=?`.
+//! * Each queue has one mutex over its waiting calls and its index of available agents. Routing a
+//!   call holds its queue's lock while it looks for an agent and, failing that, enqueues the
+//!   call; an agent becoming available holds the locks of all its queues while it looks for a
+//!   call and, failing that, indexes itself. So a call and an agent can never both decide to
+//!   wait for each other.
+//! * Lock order: queue locks in ascending ordinal, then agent entries, then call entries. No
+//!   code holds a map reference while it touches the same map again or takes a queue lock, and
+//!   the observer is called with no lock held.
+//! * Index entries are tagged with the epoch they were made for. An agent that stops being
+//!   available removes its entries; an entry that is stale anyway (a race between two
+//!   changes) fails the check-and-set and is dropped when met, so it can never reserve anyone.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::mapref::entry::Entry;
+use dashmap::DashMap;
+use parking_lot::{Mutex, MutexGuard};
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::agent::{
+    AgentCounters, AgentProfile, AgentSnapshot, AgentState, AgentStateKind, REASON_MISSED,
+};
+use crate::call::{CallStatus, NewCall};
+use crate::error::Error;
+use crate::event::{Event, NoObserver, Observer, Offer, OfferOutcome};
+use crate::ids::{AgentId, CallId, QueueId};
+use crate::policy::{avail_key, AvailKey, KeyInputs};
+use crate::queue::{
+    Indexed, QueueConfig, QueueShared, QueueSnapshot, QueueState, QueueTotals, WaitKey, Waiting,
+};
+use crate::skills::{
+    is_covered_by, level_of, merge_requirements, normalize_requirements, qualifies,
+    SkillRequirement,
+};
+use crate::time::Timestamp;
+
+/// Longest not-ready reason code, in bytes.
+pub const MAX_REASON_LEN_BYTES: usize = 64;
+
+/// Engine-wide settings and the queues.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// The skill queues.
+    pub queues: Vec<QueueConfig>,
+    /// Offers an agent may miss in a row (rejected or timed out) before the engine sets them
+    /// not ready with reason `missed`, so an absent agent does not swallow calls
+    /// (FreeSWITCH's max-no-answer). 0 disables it.
+    pub max_consecutive_missed: u32,
+    /// Seed of the generator behind the random selection policy.
+    pub seed: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { queues: Vec::new(), max_consecutive_missed: 3, seed: 0 }
+    }
+}
+
+/// What routing a call did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Routed {
+    /// An agent was reserved at once; the switch should ring them.
+    Offered(Offer),
+    /// No qualified agent was free; the call waits.
+    Queued {
+        /// The queue.
+        queue: QueueId,
+        /// Place in line, 1 for the front.
+        position: usize,
+    },
+}
+
+/// The routing engine. Cloning is cheap: every clone is a handle on the same state.
+///
+/// All methods take the current time as an argument and never read a clock; timers fire from
+/// [`Engine::advance`].
+#[derive(Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// Agent records. An entry is the unit of atomicity for one agent: every state change,
+    /// reservations included, is a check-and-set under its shard lock.
+    agents: DashMap<AgentId, AgentEntry>,
+    /// Calls the engine holds (queued, offered or connected). Where a call is lives in the
+    /// queue (waiting) or the agent (reserved, on call); this entry points there.
+    calls: DashMap<CallId, CallEntry>,
+    /// Queues by ordinal; fixed for the engine's life.
+    queues: Vec<Arc<QueueShared>>,
+    queue_ordinals: HashMap<QueueId, u32>,
+    /// Pending timers, earliest first. Timers are never cancelled: each carries the epoch or
+    /// queue key it was set for and does nothing if that has moved on.
+    timers: Mutex<BinaryHeap<Reverse<Timer>>>,
+    /// Source of random-policy keys; a mutex because draws must be in one deterministic order
+    /// for a single-threaded caller.
+    rng: Mutex<ChaCha8Rng>,
+    /// Tie-breaker for waiting calls and timers: order of arrival in the engine.
+    seq: AtomicU64,
+    /// Next agent creation ordinal (policy tie-breaker and round-robin order).
+    next_agent_ordinal: AtomicU64,
+    max_consecutive_missed: u32,
+    observer: Arc<dyn Observer>,
+}
+
+struct AgentEntry {
+    profile: Arc<AgentProfile>,
+    ordinal: u64,
+    state: AgentState,
+    /// Bumped on every state change; index entries and timers name the epoch they were
+    /// made for.
+    epoch: u64,
+    /// When the current state began (for available agents: idle since).
+    since: Timestamp,
+    counters: AgentCounters,
+    /// Member queues: ordinals ascending, with the agent's proficiency sum in each.
+    membership: Arc<[Membership]>,
+    /// Last round-robin turn per member queue, parallel to `membership`.
+    rr_turns: Vec<u64>,
+    random_key: u64,
+    /// Index entries of the current availability period, to remove when it ends.
+    indexed: Vec<(u32, AvailKey)>,
+    /// When the current call was answered.
+    talk_started: Timestamp,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Membership {
+    queue: u32,
+    proficiency: u32,
+}
+
+struct CallEntry {
+    call: Arc<NewCall>,
+    queue: u32,
+    /// Requirements beyond the queue's own (merged with them), if any.
+    extra: Option<Arc<[SkillRequirement]>>,
+    /// Place in line; kept when an offer fails so the call goes back where it was.
+    key: WaitKey,
+    location: Location,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Location {
+    /// Being placed by `route_call`; for an instant before it is queued or offered.
+    Routing,
+    /// In its queue's waiting map under its key.
+    Queued,
+    /// Reserved for or connected to this agent; the agent's state says which.
+    WithAgent(AgentId),
+}
+
+struct Timer {
+    at: Timestamp,
+    seq: u64,
+    kind: TimerKind,
+}
+
+enum TimerKind {
+    OfferTimeout { agent: AgentId, epoch: u64 },
+    WrapUpEnd { agent: AgentId, epoch: u64 },
+    QueueTimeout { call: CallId, queue: u32, key: WaitKey },
+}
+
+impl PartialEq for Timer {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Timer {}
+impl PartialOrd for Timer {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Timer {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+/// The outcome of trying to reserve one indexed agent for one call.
+enum TryReserve {
+    Reserved(Reservation),
+    Stale,
+    NotQualified,
+}
+
+/// A successful check-and-set: the agent is now reserved at `epoch`.
+struct Reservation {
+    agent: AgentId,
+    epoch: u64,
+    /// Epoch of the availability period that ended, and the index entries made for it.
+    old_epoch: u64,
+    old_indexed: Vec<(u32, AvailKey)>,
+    deadline: Timestamp,
+}
+
+/// What an agent state change left to do once the agent entry is released.
+struct Changed {
+    /// Index entries of an availability period that ended: (epoch, entries).
+    unindex: Option<(u64, Vec<(u32, AvailKey)>)>,
+    /// The agent became available and should look for a call.
+    dispatch: bool,
+    state: AgentState,
+}
+
+impl Engine {
+    /// An engine with these queues and no observer.
+    pub fn new(config: EngineConfig) -> Result<Engine, Error> {
+        Engine::with_observer(config, Arc::new(NoObserver))
+    }
+
+    /// An engine that reports every event to `observer`.
+    pub fn with_observer(
+        config: EngineConfig,
+        observer: Arc<dyn Observer>,
+    ) -> Result<Engine, Error> {
+        let mut queues = Vec::with_capacity(config.queues.len());
+        let mut queue_ordinals = HashMap::with_capacity(config.queues.len());
+        for (index, queue) in config.queues.into_iter().enumerate() {
+            let queue = queue.validated(index)?;
+            let ordinal = u32::try_from(index)
+                .map_err(|_| Error::invalid("queues", "more than 4294967295 queues"))?;
+            if queue_ordinals.insert(queue.id.clone(), ordinal).is_some() {
+                return Err(Error::invalid(
+                    format!("queues[{index}].id"),
+                    format!("queue {} is defined twice", queue.id),
+                ));
+            }
+            queues.push(Arc::new(QueueShared::new(ordinal, queue)));
+        }
+        Ok(Engine {
+            shared: Arc::new(Shared {
+                agents: DashMap::new(),
+                calls: DashMap::new(),
+                queues,
+                queue_ordinals,
+                timers: Mutex::new(BinaryHeap::new()),
+                rng: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed)),
+                seq: AtomicU64::new(0),
+                next_agent_ordinal: AtomicU64::new(0),
+                max_consecutive_missed: config.max_consecutive_missed,
+                observer,
+            }),
+        })
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Calls
+    // ---------------------------------------------------------------------------------------
+
+    /// Routes a call to `queue`: reserves the best available qualified agent at once, or puts
+    /// the call in line. On error nothing changed.
+    pub fn route_call(
+        &self,
+        queue: &QueueId,
+        call: NewCall,
+        now: Timestamp,
+    ) -> Result<Routed, Error> {
+        call.validate()?;
+        let q = self.queue(queue)?;
+        let mut reqs = call.required_skills.clone();
+        normalize_requirements(&mut reqs);
+        let extra = (!is_covered_by(&reqs, &q.config.required_skills))
+            .then(|| Arc::from(merge_requirements(&q.config.required_skills, &reqs)));
+        let key = q.wait_key(call.priority, call.arrived_at, self.next_seq());
+        let call_id = call.id.clone();
+        let call = Arc::new(call);
+        match self.shared.calls.entry(call_id.clone()) {
+            Entry::Occupied(_) => return Err(Error::DuplicateCall(call_id)),
+            Entry::Vacant(slot) => {
+                slot.insert(CallEntry {
+                    call: call.clone(),
+                    queue: q.ordinal,
+                    extra: extra.clone(),
+                    key,
+                    location: Location::Routing,
+                });
+            }
+        }
+        let mut events = Vec::new();
+        let mut qs = q.state.lock();
+        if let Some(reservation) =
+            self.reserve_from_index(&q, &mut qs, &call_id, extra.as_deref(), now)
+        {
+            self.set_location(&call_id, Location::WithAgent(reservation.agent.clone()));
+            drop(qs);
+            bump(&q.counters.entered);
+            let offer = self.after_reservation(&q, call_id, reservation, now, &mut events);
+            self.emit(events);
+            return Ok(Routed::Offered(offer));
+        }
+        if qs.waiting.len() >= q.config.max_waiting {
+            drop(qs);
+            self.shared.calls.remove(&call_id);
+            return Err(Error::QueueFull {
+                queue: q.config.id.clone(),
+                max_waiting: q.config.max_waiting,
+            });
+        }
+        qs.waiting.insert(
+            key,
+            Waiting {
+                call: call_id.clone(),
+                priority: call.priority,
+                arrived_at: call.arrived_at,
+                extra,
+            },
+        );
+        let position = qs.waiting.range(..key).count() + 1;
+        self.set_location(&call_id, Location::Queued);
+        drop(qs);
+        bump(&q.counters.entered);
+        if let Some(max_wait) = q.config.max_wait {
+            self.schedule(
+                now.add(max_wait),
+                TimerKind::QueueTimeout { call: call_id.clone(), queue: q.ordinal, key },
+            );
+        }
+        events.push(Event::CallQueued {
+            call: call_id,
+            queue: q.config.id.clone(),
+            position,
+            at: now,
+        });
+        self.emit(events);
+        Ok(Routed::Queued { queue: q.config.id.clone(), position })
+    }
+
+    /// The agent answered an offered call.
+    pub fn call_answered(&self, call: &CallId, now: Timestamp) -> Result<(), Error> {
+        let (entry_call, queue, location) = self.call_parts(call)?;
+        let q = &self.shared.queues[queue as usize];
+        let agent = match location {
+            Location::WithAgent(agent) => agent,
+            other => return Err(self.call_mismatch(call, "answered", &other, q)),
+        };
+        let state = {
+            let mut a = self.agent_mut(&agent)?;
+            match &a.state {
+                AgentState::Reserved { call: c, .. } if c == call => {}
+                AgentState::OnCall { call: c, .. } if c == call => {
+                    return Err(Error::CallStateMismatch {
+                        call: call.clone(),
+                        action: "answered",
+                        reason: "it was already answered".into(),
+                    })
+                }
+                _ => return Err(self.call_mismatch(call, "answered", &Location::Routing, q)),
+            }
+            a.state = AgentState::OnCall { call: call.clone(), queue: q.config.id.clone() };
+            a.epoch += 1;
+            a.since = now;
+            a.talk_started = now;
+            a.counters.consecutive_missed = 0;
+            a.counters.calls_answered += 1;
+            a.state.clone()
+        };
+        let wait = now.since(entry_call.arrived_at);
+        let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        bump(&q.counters.answered);
+        q.counters.answered_wait_ms.fetch_add(wait_ms, Relaxed);
+        if wait <= q.config.service_level_threshold {
+            bump(&q.counters.answered_within_threshold);
+        }
+        self.emit(vec![
+            Event::CallAnswered {
+                call: call.clone(),
+                agent: agent.clone(),
+                queue: q.config.id.clone(),
+                wait_ms,
+                at: now,
+            },
+            Event::AgentStateChanged { agent, state, at: now },
+        ]);
+        Ok(())
+    }
+
+    /// An offer ended unanswered: the agent rejected it or it timed out at the switch. The call
+    /// goes back to its place in line and is offered to the next agent; the agent becomes
+    /// available again, or not ready with reason `missed` after too many misses in a row.
+    pub fn offer_failed(
+        &self,
+        call: &CallId,
+        outcome: OfferOutcome,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        let (_, queue, location) = self.call_parts(call)?;
+        let q = &self.shared.queues[queue as usize];
+        let Location::WithAgent(agent) = location else {
+            return Err(self.call_mismatch(call, "declined", &location, q));
+        };
+        let mut events = Vec::new();
+        self.end_offer(&agent, |c, _| c == call, outcome, now, &mut events)?;
+        self.emit(events);
+        Ok(())
+    }
+
+    /// A connected call ended; the agent goes to wrap-up (or straight to available when the
+    /// queue has none).
+    pub fn call_ended(&self, call: &CallId, now: Timestamp) -> Result<(), Error> {
+        let (_, queue, location) = self.call_parts(call)?;
+        let q = self.shared.queues[queue as usize].clone();
+        let Location::WithAgent(agent) = location else {
+            return Err(self.call_mismatch(call, "ended", &location, &q));
+        };
+        let (changed, talk_ms, epoch) = {
+            let mut a = self.agent_mut(&agent)?;
+            match &a.state {
+                AgentState::OnCall { call: c, .. } if c == call => {}
+                AgentState::Reserved { call: c, .. } if c == call => {
+                    return Err(Error::CallStateMismatch {
+                        call: call.clone(),
+                        action: "ended",
+                        reason: format!(
+                            "it was never answered (it rings agent {agent}); report it abandoned"
+                        ),
+                    })
+                }
+                _ => return Err(self.call_mismatch(call, "ended", &Location::Routing, &q)),
+            }
+            let talk = now.since(a.talk_started);
+            let talk_ms = u64::try_from(talk.as_millis()).unwrap_or(u64::MAX);
+            a.counters.talk_ms = a.counters.talk_ms.saturating_add(talk_ms);
+            let next = if q.config.wrap_up.is_zero() {
+                AgentState::Available
+            } else {
+                AgentState::WrapUp {
+                    queue: q.config.id.clone(),
+                    deadline: now.add(q.config.wrap_up),
+                }
+            };
+            let changed = self.set_state(&mut a, next, now);
+            (changed, talk_ms, a.epoch)
+        };
+        self.shared.calls.remove(call);
+        if let AgentState::WrapUp { deadline, .. } = &changed.state {
+            self.schedule(*deadline, TimerKind::WrapUpEnd { agent: agent.clone(), epoch });
+        }
+        let mut events = vec![Event::CallEnded {
+            call: call.clone(),
+            agent: agent.clone(),
+            queue: q.config.id.clone(),
+            talk_ms,
+            at: now,
+        }];
+        self.finish_change(&agent, changed, now, &mut events);
+        self.emit(events);
+        Ok(())
+    }
+
+    /// The caller hung up before an agent answered: the call leaves its queue, or the agent it
+    /// was ringing becomes available again (not counted as a miss).
+    pub fn call_abandoned(&self, call: &CallId, now: Timestamp) -> Result<(), Error> {
+        let mut events = Vec::new();
+        // A queued call can be offered between reading its location and locking its queue;
+        // then the second look finds it with an agent.
+        for _ in 0..3 {
+            let (entry_call, queue, location) = self.call_parts(call)?;
+            let q = self.shared.queues[queue as usize].clone();
+            let wait = now.since(entry_call.arrived_at);
+            match location {
+                Location::Queued => {
+                    if self.remove_waiting(call, &q).is_none() {
+                        continue;
+                    }
+                }
+                Location::WithAgent(agent) => {
+                    let changed = {
+                        let mut a = self.agent_mut(&agent)?;
+                        match &a.state {
+                            AgentState::Reserved { call: c, .. } if c == call => {}
+                            AgentState::OnCall { call: c, .. } if c == call => {
+                                return Err(Error::CallStateMismatch {
+                                    call: call.clone(),
+                                    action: "abandoned",
+                                    reason: format!("agent {agent} answered it; report it ended"),
+                                })
+                            }
+                            _ => continue,
+                        }
+                        self.set_state(&mut a, AgentState::Available, now)
+                    };
+                    self.shared.calls.remove(call);
+                    events.push(Event::OfferEnded {
+                        call: call.clone(),
+                        agent: agent.clone(),
+                        outcome: OfferOutcome::Withdrawn,
+                        at: now,
+                    });
+                    self.count_abandon(&q, wait);
+                    events.push(self.abandoned_event(call, &q, wait, now));
+                    self.finish_change(&agent, changed, now, &mut events);
+                    self.emit(events);
+                    return Ok(());
+                }
+                Location::Routing => {
+                    return Err(Error::CallStateMismatch {
+                        call: call.clone(),
+                        action: "abandoned",
+                        reason: "it is still being routed".into(),
+                    })
+                }
+            }
+            self.count_abandon(&q, wait);
+            events.push(self.abandoned_event(call, &q, wait, now));
+            self.emit(events);
+            return Ok(());
+        }
+        Err(Error::CallStateMismatch {
+            call: call.clone(),
+            action: "abandoned",
+            reason: "it changed state while being abandoned; retry".into(),
+        })
+    }
+
+    /// Takes a waiting call out of its queue and hands it back, for a transfer or an overflow
+    /// the owner decided on. Only waiting calls can be withdrawn.
+    pub fn withdraw_call(&self, call: &CallId, _now: Timestamp) -> Result<NewCall, Error> {
+        let (entry_call, queue, location) = self.call_parts(call)?;
+        let q = self.shared.queues[queue as usize].clone();
+        if location != Location::Queued || self.remove_waiting(call, &q).is_none() {
+            return Err(self.call_mismatch(call, "withdrawn", &location, &q));
+        }
+        bump(&q.counters.withdrawn);
+        Ok((*entry_call).clone())
+    }
+
+    /// Where a call is, or `None` if the engine does not hold it.
+    pub fn call_status(&self, call: &CallId) -> Option<CallStatus> {
+        let (_, queue, location) = self.call_parts(call).ok()?;
+        let queue = self.shared.queues[queue as usize].config.id.clone();
+        match location {
+            Location::Routing | Location::Queued => Some(CallStatus::Queued { queue }),
+            Location::WithAgent(agent) => {
+                let a = self.shared.agents.get(&agent)?;
+                match &a.state {
+                    AgentState::OnCall { .. } => {
+                        Some(CallStatus::Connected { queue, agent: agent.clone() })
+                    }
+                    _ => Some(CallStatus::Offered { queue, agent: agent.clone() }),
+                }
+            }
+        }
+    }
+
+    /// Number of calls the engine holds (queued, ringing or connected).
+    pub fn call_count(&self) -> usize {
+        self.shared.calls.len()
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Agents
+    // ---------------------------------------------------------------------------------------
+
+    /// Creates an agent (logged out) or updates an existing one's profile. An available
+    /// agent's queue memberships are recomputed at once, and it may take a call.
+    pub fn upsert_agent(&self, profile: AgentProfile, now: Timestamp) -> Result<(), Error> {
+        let profile = Arc::new(profile.validated()?);
+        let membership = self.membership(&profile);
+        let id = profile.id.clone();
+        let changed = match self.shared.agents.entry(id.clone()) {
+            Entry::Vacant(slot) => {
+                let rr_turns = vec![0; membership.len()];
+                slot.insert(AgentEntry {
+                    profile,
+                    ordinal: self.shared.next_agent_ordinal.fetch_add(1, Relaxed),
+                    state: AgentState::LoggedOut,
+                    epoch: 0,
+                    since: now,
+                    counters: AgentCounters::default(),
+                    membership,
+                    rr_turns,
+                    random_key: 0,
+                    indexed: Vec::new(),
+                    talk_started: now,
+                });
+                None
+            }
+            Entry::Occupied(mut slot) => {
+                let a = slot.get_mut();
+                let rr_turns = membership
+                    .iter()
+                    .map(|m| {
+                        a.membership
+                            .iter()
+                            .position(|old| old.queue == m.queue)
+                            .map_or(0, |i| a.rr_turns[i])
+                    })
+                    .collect();
+                a.profile = profile;
+                a.membership = membership;
+                a.rr_turns = rr_turns;
+                if a.state == AgentState::Available {
+                    // Same state, new memberships: a new epoch retires the old index entries.
+                    let old_epoch = a.epoch;
+                    a.epoch += 1;
+                    Some(Changed {
+                        unindex: Some((old_epoch, std::mem::take(&mut a.indexed))),
+                        dispatch: true,
+                        state: AgentState::Available,
+                    })
+                } else {
+                    None
+                }
+            }
+        };
+        if let Some(changed) = changed {
+            let mut events = Vec::new();
+            if let Some((epoch, entries)) = changed.unindex {
+                self.unindex(&id, epoch, &entries);
+            }
+            self.dispatch_agent(&id, now, &mut events);
+            self.emit(events);
+        }
+        Ok(())
+    }
+
+    /// Deletes a logged-out agent.
+    pub fn remove_agent(&self, agent: &AgentId) -> Result<(), Error> {
+        let removed = self.shared.agents.remove_if(agent, |_, a| a.state == AgentState::LoggedOut);
+        if removed.is_some() {
+            return Ok(());
+        }
+        let state = self.agent_kind(agent)?;
+        Err(Error::IllegalTransition { agent: agent.clone(), state, action: "be removed" })
+    }
+
+    /// Logs an agent in, ready for calls or not ready with reason `login`. Counters restart.
+    pub fn login(&self, agent: &AgentId, ready: bool, now: Timestamp) -> Result<(), Error> {
+        self.change_agent(agent, "log in", now, |state| match state {
+            AgentState::LoggedOut => Some(if ready {
+                AgentState::Available
+            } else {
+                AgentState::NotReady { reason: "login".into() }
+            }),
+            _ => None,
+        })
+    }
+
+    /// Makes an agent available (from not ready or wrap-up). Already available: no change.
+    pub fn set_ready(&self, agent: &AgentId, now: Timestamp) -> Result<(), Error> {
+        if self.agent_kind(agent)? == AgentStateKind::Available {
+            return Ok(());
+        }
+        self.change_agent(agent, "go ready", now, |state| match state {
+            AgentState::NotReady { .. } | AgentState::WrapUp { .. } => Some(AgentState::Available),
+            _ => None,
+        })
+    }
+
+    /// Sets an agent not ready with a reason code (from available, not ready or wrap-up).
+    pub fn set_not_ready(
+        &self,
+        agent: &AgentId,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        if reason.is_empty()
+            || reason.len() > MAX_REASON_LEN_BYTES
+            || reason.chars().any(char::is_control)
+        {
+            return Err(Error::invalid("reason", "must be 1 to 64 bytes of printable text"));
+        }
+        self.change_agent(agent, "go not ready", now, |state| match state {
+            AgentState::Available | AgentState::NotReady { .. } | AgentState::WrapUp { .. } => {
+                Some(AgentState::NotReady { reason: reason.to_string() })
+            }
+            _ => None,
+        })
+    }
+
+    /// Logs an agent out. A ringing offer is withdrawn (the call goes back to its queue, not
+    /// counted as a miss); an agent on a call must end it first.
+    pub fn logout(&self, agent: &AgentId, now: Timestamp) -> Result<(), Error> {
+        match self.agent_kind(agent)? {
+            AgentStateKind::LoggedOut => Ok(()),
+            AgentStateKind::Reserved => {
+                let mut events = Vec::new();
+                self.end_offer(agent, |_, _| true, OfferOutcome::Withdrawn, now, &mut events)?;
+                self.emit(events);
+                Ok(())
+            }
+            _ => self.change_agent(agent, "log out", now, |state| match state {
+                AgentState::Available | AgentState::NotReady { .. } | AgentState::WrapUp { .. } => {
+                    Some(AgentState::LoggedOut)
+                }
+                _ => None,
+            }),
+        }
+    }
+
+    /// A copy of one agent.
+    pub fn agent(&self, agent: &AgentId) -> Option<AgentSnapshot> {
+        let a = self.shared.agents.get(agent)?;
+        Some(self.snapshot_of(&a))
+    }
+
+    /// Copies of all agents, sorted by id.
+    pub fn agents(&self) -> Vec<AgentSnapshot> {
+        let mut all: Vec<AgentSnapshot> =
+            self.shared.agents.iter().map(|a| self.snapshot_of(&a)).collect();
+        all.sort_by(|a, b| a.profile.id.cmp(&b.profile.id));
+        all
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Queues and time
+    // ---------------------------------------------------------------------------------------
+
+    /// The queues, in configuration order.
+    pub fn queue_configs(&self) -> impl Iterator<Item = &QueueConfig> {
+        self.shared.queues.iter().map(|q| &q.config)
+    }
+
+    /// Running totals of one queue.
+    pub fn queue_totals(&self, queue: &QueueId) -> Result<QueueTotals, Error> {
+        Ok(self.queue(queue)?.counters.snapshot())
+    }
+
+    /// A copy of one queue's waiting calls and available agents.
+    pub fn queue_snapshot(&self, queue: &QueueId) -> Result<QueueSnapshot, Error> {
+        let q = self.queue(queue)?;
+        let qs = q.state.lock();
+        let waiting = qs.waiting.values().map(|w| w.call.clone()).collect();
+        let oldest_arrival = qs.waiting.values().map(|w| w.arrived_at).min();
+        let available = qs
+            .available
+            .values()
+            .filter(|idx| {
+                self.shared
+                    .agents
+                    .get(&idx.agent)
+                    .is_some_and(|a| a.epoch == idx.epoch && a.state == AgentState::Available)
+            })
+            .map(|idx| idx.agent.clone())
+            .collect();
+        drop(qs);
+        Ok(QueueSnapshot {
+            id: queue.clone(),
+            waiting,
+            oldest_arrival,
+            available,
+            totals: q.counters.snapshot(),
+        })
+    }
+
+    /// Fires every timer due at or before `now` (offer timeouts, wrap-up ends, queue
+    /// timeouts), each at its own deadline, in deadline order. Returns how many fired.
+    pub fn advance(&self, now: Timestamp) -> usize {
+        let mut fired = 0;
+        loop {
+            let timer = {
+                let mut timers = self.shared.timers.lock();
+                match timers.peek() {
+                    Some(Reverse(t)) if t.at <= now => timers.pop().map(|Reverse(t)| t),
+                    _ => None,
+                }
+            };
+            let Some(timer) = timer else { return fired };
+            fired += 1;
+            let mut events = Vec::new();
+            match timer.kind {
+                TimerKind::OfferTimeout { agent, epoch } => {
+                    // The offer may have been answered or ended meanwhile: then the epoch moved
+                    // on and this does nothing.
+                    let _ = self.end_offer(
+                        &agent,
+                        |_, e| e == epoch,
+                        OfferOutcome::TimedOut,
+                        timer.at,
+                        &mut events,
+                    );
+                }
+                TimerKind::WrapUpEnd { agent, epoch } => {
+                    let changed = self.shared.agents.get_mut(&agent).and_then(|mut a| {
+                        (a.epoch == epoch && matches!(a.state, AgentState::WrapUp { .. }))
+                            .then(|| self.set_state(&mut a, AgentState::Available, timer.at))
+                    });
+                    if let Some(changed) = changed {
+                        self.finish_change(&agent, changed, timer.at, &mut events);
+                    }
+                }
+                TimerKind::QueueTimeout { call, queue, key } => {
+                    let q = self.shared.queues[queue as usize].clone();
+                    let removed = {
+                        let mut qs = q.state.lock();
+                        match qs.waiting.get(&key) {
+                            Some(w) if w.call == call => qs.waiting.remove(&key),
+                            _ => None,
+                        }
+                    };
+                    if removed.is_some() {
+                        if let Some((_, entry)) = self.shared.calls.remove(&call) {
+                            bump(&q.counters.timed_out);
+                            events.push(Event::QueueTimedOut {
+                                call: Box::new((*entry.call).clone()),
+                                queue: q.config.id.clone(),
+                                at: timer.at,
+                            });
+                        }
+                    }
+                }
+            }
+            self.emit(events);
+        }
+    }
+
+    /// When the next timer is due, if any: the server sleeps until then, the simulator jumps.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        self.shared.timers.lock().peek().map(|Reverse(t)| t.at)
+    }
+
+    /// Checks the engine's invariants and returns every violation found. Meant for tests and
+    /// the simulator at quiescent moments (no operation running): it reads without a global
+    /// lock, so a concurrent change can show as a false violation.
+    pub fn audit(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut agent_of_call: HashMap<CallId, AgentId> = HashMap::new();
+        let agents: Vec<(AgentId, AgentState, u64, Arc<AgentProfile>, Arc<[Membership]>)> = self
+            .shared
+            .agents
+            .iter()
+            .map(|a| {
+                (a.key().clone(), a.state.clone(), a.epoch, a.profile.clone(), a.membership.clone())
+            })
+            .collect();
+        for (id, state, _, _, _) in &agents {
+            if let Some(call) = state.call() {
+                if let Some(other) = agent_of_call.insert(call.clone(), id.clone()) {
+                    problems.push(format!("call {call} is with agents {other} and {id}"));
+                }
+                match self.shared.calls.get(call).map(|c| c.location.clone()) {
+                    Some(Location::WithAgent(a)) if &a == id => {}
+                    other => problems.push(format!(
+                        "agent {id} is {} with call {call}, which is at {other:?}",
+                        state.kind()
+                    )),
+                }
+            }
+        }
+        let calls: Vec<(CallId, u32, WaitKey, Location)> = self
+            .shared
+            .calls
+            .iter()
+            .map(|c| (c.key().clone(), c.queue, c.key, c.location.clone()))
+            .collect();
+        for (call, queue, key, location) in &calls {
+            match location {
+                Location::Routing => problems.push(format!("call {call} is stuck routing")),
+                Location::Queued => {
+                    let q = &self.shared.queues[*queue as usize];
+                    if q.state.lock().waiting.get(key).map(|w| &w.call) != Some(call) {
+                        problems.push(format!("call {call} is queued but not in {}", q.config.id));
+                    }
+                }
+                Location::WithAgent(agent) => {
+                    if agent_of_call.get(call) != Some(agent) {
+                        problems
+                            .push(format!("call {call} points at agent {agent}, who is not on it"));
+                    }
+                }
+            }
+        }
+        for q in &self.shared.queues {
+            let qs = q.state.lock();
+            for (key, w) in &qs.waiting {
+                let entry =
+                    self.shared.calls.get(&w.call).map(|c| (c.queue, c.key, c.location.clone()));
+                if entry != Some((q.ordinal, *key, Location::Queued)) {
+                    problems.push(format!(
+                        "{} holds call {} that is at {entry:?}",
+                        q.config.id, w.call
+                    ));
+                }
+            }
+            let waiting: Vec<Waiting> = qs.waiting.values().cloned().collect();
+            let valid: Vec<AgentId> = qs
+                .available
+                .values()
+                .filter(|idx| {
+                    agents.iter().any(|(id, state, epoch, _, _)| {
+                        id == &idx.agent && *epoch == idx.epoch && *state == AgentState::Available
+                    })
+                })
+                .map(|idx| idx.agent.clone())
+                .collect();
+            drop(qs);
+            // Work conservation: no waiting call has a free qualified member agent.
+            for (id, state, _, profile, membership) in &agents {
+                if *state != AgentState::Available
+                    || !membership.iter().any(|m| m.queue == q.ordinal)
+                {
+                    continue;
+                }
+                if !valid.contains(id) {
+                    problems.push(format!(
+                        "available agent {id} is missing from {}'s index",
+                        q.config.id
+                    ));
+                }
+                for w in &waiting {
+                    if w.extra.as_deref().is_none_or(|reqs| qualifies(&profile.skills, reqs)) {
+                        problems.push(format!(
+                            "call {} waits in {} while qualified agent {id} is available",
+                            w.call, q.config.id
+                        ));
+                    }
+                }
+            }
+        }
+        problems
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Internals
+    // ---------------------------------------------------------------------------------------
+
+    fn next_seq(&self) -> u64 {
+        self.shared.seq.fetch_add(1, Relaxed)
+    }
+
+    fn queue(&self, id: &QueueId) -> Result<Arc<QueueShared>, Error> {
+        self.shared
+            .queue_ordinals
+            .get(id)
+            .map(|&o| self.shared.queues[o as usize].clone())
+            .ok_or_else(|| Error::UnknownQueue(id.clone()))
+    }
+
+    fn agent_mut(
+        &self,
+        agent: &AgentId,
+    ) -> Result<dashmap::mapref::one::RefMut<'_, AgentId, AgentEntry>, Error> {
+        self.shared.agents.get_mut(agent).ok_or_else(|| Error::UnknownAgent(agent.clone()))
+    }
+
+    fn agent_kind(&self, agent: &AgentId) -> Result<AgentStateKind, Error> {
+        self.shared
+            .agents
+            .get(agent)
+            .map(|a| a.state.kind())
+            .ok_or_else(|| Error::UnknownAgent(agent.clone()))
+    }
+
+    fn call_parts(&self, call: &CallId) -> Result<(Arc<NewCall>, u32, Location), Error> {
+        self.shared
+            .calls
+            .get(call)
+            .map(|c| (c.call.clone(), c.queue, c.location.clone()))
+            .ok_or_else(|| Error::UnknownCall(call.clone()))
+    }
+
+    fn set_location(&self, call: &CallId, location: Location) {
+        if let Some(mut c) = self.shared.calls.get_mut(call) {
+            c.location = location;
+        }
+    }
+
+    fn call_mismatch(
+        &self,
+        call: &CallId,
+        action: &'static str,
+        location: &Location,
+        q: &QueueShared,
+    ) -> Error {
+        let reason = match location {
+            Location::Routing => "it is not with an agent".to_string(),
+            Location::Queued => format!("it is still waiting in queue {}", q.config.id),
+            Location::WithAgent(agent) => format!("it is with agent {agent}"),
+        };
+        Error::CallStateMismatch { call: call.clone(), action, reason }
+    }
+
+    fn membership(&self, profile: &AgentProfile) -> Arc<[Membership]> {
+        self.shared
+            .queues
+            .iter()
+            .filter(|q| qualifies(&profile.skills, &q.config.required_skills))
+            .map(|q| Membership {
+                queue: q.ordinal,
+                proficiency: q
+                    .config
+                    .required_skills
+                    .iter()
+                    .filter_map(|r| level_of(&profile.skills, &r.skill))
+                    .map(u32::from)
+                    .sum(),
+            })
+            .collect()
+    }
+
+    fn snapshot_of(&self, a: &AgentEntry) -> AgentSnapshot {
+        AgentSnapshot {
+            profile: a.profile.clone(),
+            state: a.state.clone(),
+            state_since: a.since,
+            counters: a.counters,
+            queues: a
+                .membership
+                .iter()
+                .map(|m| self.shared.queues[m.queue as usize].config.id.clone())
+                .collect(),
+        }
+    }
+
+    fn schedule(&self, at: Timestamp, kind: TimerKind) {
+        let seq = self.next_seq();
+        self.shared.timers.lock().push(Reverse(Timer { at, seq, kind }));
+    }
+
+    fn emit(&self, events: Vec<Event>) {
+        for event in &events {
+            self.shared.observer.on_event(event);
+        }
+    }
+
+    /// Moves an agent entry to `next`, keeping epoch, timestamps and counters right. The caller
+    /// holds the entry and finishes with [`Engine::finish_change`] after releasing it.
+    fn set_state(&self, a: &mut AgentEntry, next: AgentState, now: Timestamp) -> Changed {
+        let unindex =
+            (a.state == AgentState::Available).then(|| (a.epoch, std::mem::take(&mut a.indexed)));
+        if a.state == AgentState::LoggedOut {
+            a.counters = AgentCounters::default();
+        }
+        let dispatch = next == AgentState::Available;
+        if dispatch {
+            a.random_key = self.shared.rng.lock().next_u64();
+        }
+        a.state = next;
+        a.epoch += 1;
+        a.since = now;
+        Changed { unindex, dispatch, state: a.state.clone() }
+    }
+
+    /// The part of an agent state change done after the entry is released: retire old index
+    /// entries, report it, and let a newly available agent take a call.
+    fn finish_change(
+        &self,
+        agent: &AgentId,
+        changed: Changed,
+        now: Timestamp,
+        events: &mut Vec<Event>,
+    ) {
+        if let Some((epoch, entries)) = changed.unindex {
+            self.unindex(agent, epoch, &entries);
+        }
+        events.push(Event::AgentStateChanged {
+            agent: agent.clone(),
+            state: changed.state,
+            at: now,
+        });
+        if changed.dispatch {
+            self.dispatch_agent(agent, now, events);
+        }
+    }
+
+    /// Applies an agent-requested change; `next` says the new state, or `None` if the change is
+    /// illegal from the current one.
+    fn change_agent(
+        &self,
+        agent: &AgentId,
+        action: &'static str,
+        now: Timestamp,
+        next: impl FnOnce(&AgentState) -> Option<AgentState>,
+    ) -> Result<(), Error> {
+        let changed = {
+            let mut a = self.agent_mut(agent)?;
+            let Some(next) = next(&a.state) else {
+                return Err(Error::IllegalTransition {
+                    agent: agent.clone(),
+                    state: a.state.kind(),
+                    action,
+                });
+            };
+            self.set_state(&mut a, next, now)
+        };
+        let mut events = Vec::new();
+        self.finish_change(agent, changed, now, &mut events);
+        self.emit(events);
+        Ok(())
+    }
+
+    /// Ends an agent's ringing offer that `matches` (call, epoch); puts the call back in line
+    /// and offers it to the next agent, then lets this agent go on.
+    fn end_offer(
+        &self,
+        agent: &AgentId,
+        matches: impl FnOnce(&CallId, u64) -> bool,
+        outcome: OfferOutcome,
+        now: Timestamp,
+        events: &mut Vec<Event>,
+    ) -> Result<(), Error> {
+        let (call, changed) = {
+            let mut a = self.agent_mut(agent)?;
+            let call = match &a.state {
+                AgentState::Reserved { call, .. } if matches(call, a.epoch) => call.clone(),
+                state => {
+                    return Err(Error::IllegalTransition {
+                        agent: agent.clone(),
+                        state: state.kind(),
+                        action: "end an offer",
+                    })
+                }
+            };
+            let next = match outcome {
+                OfferOutcome::Withdrawn => AgentState::LoggedOut,
+                OfferOutcome::Rejected | OfferOutcome::TimedOut => {
+                    a.counters.consecutive_missed += 1;
+                    let limit = self.shared.max_consecutive_missed;
+                    if limit > 0 && a.counters.consecutive_missed >= limit {
+                        AgentState::NotReady { reason: REASON_MISSED.into() }
+                    } else {
+                        AgentState::Available
+                    }
+                }
+            };
+            (call, self.set_state(&mut a, next, now))
+        };
+        events.push(Event::OfferEnded {
+            call: call.clone(),
+            agent: agent.clone(),
+            outcome,
+            at: now,
+        });
+        self.requeue(&call, outcome != OfferOutcome::Withdrawn, now, events);
+        self.finish_change(agent, changed, now, events);
+        Ok(())
+    }
+
+    /// Puts a call whose offer failed back at its old place in line, offering it to another
+    /// available agent first. It was admitted already, so `max_waiting` does not apply.
+    fn requeue(&self, call: &CallId, missed: bool, now: Timestamp, events: &mut Vec<Event>) {
+        let Some((call_data, queue, extra, key)) =
+            self.shared.calls.get(call).map(|c| (c.call.clone(), c.queue, c.extra.clone(), c.key))
+        else {
+            return;
+        };
+        let q = self.shared.queues[queue as usize].clone();
+        if missed {
+            bump(&q.counters.offers_missed);
+        }
+        let mut qs = q.state.lock();
+        if let Some(reservation) = self.reserve_from_index(&q, &mut qs, call, extra.as_deref(), now)
+        {
+            self.set_location(call, Location::WithAgent(reservation.agent.clone()));
+            drop(qs);
+            self.after_reservation(&q, call.clone(), reservation, now, events);
+            return;
+        }
+        qs.waiting.insert(
+            key,
+            Waiting {
+                call: call.clone(),
+                priority: call_data.priority,
+                arrived_at: call_data.arrived_at,
+                extra,
+            },
+        );
+        let position = qs.waiting.range(..key).count() + 1;
+        self.set_location(call, Location::Queued);
+        drop(qs);
+        events.push(Event::CallQueued {
+            call: call.clone(),
+            queue: q.config.id.clone(),
+            position,
+            at: now,
+        });
+    }
+
+    /// Removes a waiting call from its queue and the engine; `None` if it is not waiting there.
+    fn remove_waiting(&self, call: &CallId, q: &QueueShared) -> Option<Waiting> {
+        let mut qs = q.state.lock();
+        let key = self
+            .shared
+            .calls
+            .get(call)
+            .filter(|c| c.location == Location::Queued && c.queue == q.ordinal)
+            .map(|c| c.key)?;
+        let waiting = qs.waiting.remove(&key)?;
+        self.shared.calls.remove(call);
+        Some(waiting)
+    }
+
+    fn count_abandon(&self, q: &QueueShared, wait: Duration) {
+        bump(&q.counters.abandoned);
+        if wait <= q.config.service_level_threshold {
+            bump(&q.counters.abandoned_within_threshold);
+        }
+    }
+
+    fn abandoned_event(
+        &self,
+        call: &CallId,
+        q: &QueueShared,
+        wait: Duration,
+        now: Timestamp,
+    ) -> Event {
+        Event::CallAbandoned {
+            call: call.clone(),
+            queue: q.config.id.clone(),
+            wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            at: now,
+        }
+    }
+
+    /// Under the queue's lock: reserves the first agent in the queue's index that is still
+    /// available and qualified for the call, dropping stale entries on the way.
+    fn reserve_from_index(
+        &self,
+        q: &QueueShared,
+        qs: &mut QueueState,
+        call: &CallId,
+        extra: Option<&[SkillRequirement]>,
+        now: Timestamp,
+    ) -> Option<Reservation> {
+        let QueueState { available, rr_turn, .. } = qs;
+        let mut stale: Vec<AvailKey> = Vec::new();
+        let mut found = None;
+        for (key, idx) in available.iter() {
+            match self.try_reserve(q, idx, rr_turn, call, extra, now) {
+                TryReserve::Reserved(r) => {
+                    found = Some((*key, r));
+                    break;
+                }
+                TryReserve::Stale => stale.push(*key),
+                TryReserve::NotQualified => {}
+            }
+        }
+        for key in stale {
+            available.remove(&key);
+        }
+        let (key, reservation) = found?;
+        available.remove(&key);
+        Some(reservation)
+    }
+
+    /// The check-and-set: reserve `idx.agent` if it is still available in `idx.epoch`.
+    fn try_reserve(
+        &self,
+        q: &QueueShared,
+        idx: &Indexed,
+        rr_turn: &mut u64,
+        call: &CallId,
+        extra: Option<&[SkillRequirement]>,
+        now: Timestamp,
+    ) -> TryReserve {
+        let Some(mut a) = self.shared.agents.get_mut(&idx.agent) else { return TryReserve::Stale };
+        if a.epoch != idx.epoch || a.state != AgentState::Available {
+            return TryReserve::Stale;
+        }
+        if extra.is_some_and(|reqs| !qualifies(&a.profile.skills, reqs)) {
+            return TryReserve::NotQualified;
+        }
+        *rr_turn += 1;
+        if let Some(i) = a.membership.iter().position(|m| m.queue == q.ordinal) {
+            a.rr_turns[i] = *rr_turn;
+        }
+        let deadline = now.add(q.config.offer_timeout);
+        let old_epoch = a.epoch;
+        let old_indexed = std::mem::take(&mut a.indexed);
+        a.state = AgentState::Reserved { call: call.clone(), queue: q.config.id.clone(), deadline };
+        a.epoch += 1;
+        a.since = now;
+        TryReserve::Reserved(Reservation {
+            agent: idx.agent.clone(),
+            epoch: a.epoch,
+            old_epoch,
+            old_indexed,
+            deadline,
+        })
+    }
+
+    /// After a reservation, with no lock held: retire the agent's other index entries, arm
+    /// the offer timer, count and report.
+    fn after_reservation(
+        &self,
+        q: &QueueShared,
+        call: CallId,
+        r: Reservation,
+        now: Timestamp,
+        events: &mut Vec<Event>,
+    ) -> Offer {
+        self.unindex(&r.agent, r.old_epoch, &r.old_indexed);
+        self.schedule(
+            r.deadline,
+            TimerKind::OfferTimeout { agent: r.agent.clone(), epoch: r.epoch },
+        );
+        bump(&q.counters.offers);
+        let offer = Offer {
+            call: call.clone(),
+            agent: r.agent.clone(),
+            queue: q.config.id.clone(),
+            deadline: r.deadline,
+        };
+        events.push(Event::CallOffered { offer: offer.clone(), at: now });
+        events.push(Event::AgentStateChanged {
+            agent: r.agent,
+            state: AgentState::Reserved { call, queue: q.config.id.clone(), deadline: r.deadline },
+            at: now,
+        });
+        offer
+    }
+
+    /// Removes index entries made for `agent` in availability period `epoch`.
+    fn unindex(&self, agent: &AgentId, epoch: u64, entries: &[(u32, AvailKey)]) {
+        for (queue, key) in entries {
+            let mut qs = self.shared.queues[*queue as usize].state.lock();
+            if qs.available.get(key).is_some_and(|idx| &idx.agent == agent && idx.epoch == epoch) {
+                qs.available.remove(key);
+            }
+        }
+    }
+
+    /// A newly available agent takes the best waiting call it qualifies for across all its
+    /// queues (highest effective priority, then longest wait), or joins their indexes.
+    fn dispatch_agent(&self, agent: &AgentId, now: Timestamp, events: &mut Vec<Event>) {
+        let (epoch, profile, membership, inputs) = {
+            let Some(a) = self.shared.agents.get(agent) else { return };
+            if a.state != AgentState::Available {
+                return;
+            }
+            let inputs: Vec<KeyInputs> = a
+                .membership
+                .iter()
+                .zip(&a.rr_turns)
+                .map(|(m, &rr_turn)| KeyInputs {
+                    idle_since_ms: a.since.as_millis(),
+                    calls_answered: a.counters.calls_answered,
+                    talk_ms: a.counters.talk_ms,
+                    rr_turn,
+                    proficiency: m.proficiency,
+                    random: a.random_key,
+                    ordinal: a.ordinal,
+                })
+                .collect();
+            (a.epoch, a.profile.clone(), a.membership.clone(), inputs)
+        };
+        let queues: Vec<&Arc<QueueShared>> =
+            membership.iter().map(|m| &self.shared.queues[m.queue as usize]).collect();
+        // Ascending ordinals: the global lock order.
+        let mut guards: Vec<MutexGuard<'_, QueueState>> =
+            queues.iter().map(|q| q.state.lock()).collect();
+
+        // The best call: highest effective priority now, then earliest arrival, then engine order.
+        let mut best: Option<(usize, WaitKey, f64)> = None;
+        for (i, qs) in guards.iter().enumerate() {
+            let candidate = qs.waiting.iter().find(|(_, w)| {
+                w.extra.as_deref().is_none_or(|reqs| qualifies(&profile.skills, reqs))
+            });
+            if let Some((key, w)) = candidate {
+                let score = queues[i].effective_priority(w, now);
+                let better = match &best {
+                    None => true,
+                    Some((bi, bkey, bscore)) => {
+                        let bw = &guards[*bi].waiting[bkey];
+                        score > *bscore
+                            || (score == *bscore
+                                && (w.arrived_at, key.seq) < (bw.arrived_at, bkey.seq))
+                    }
+                };
+                if better {
+                    best = Some((i, *key, score));
+                }
+            }
+        }
+
+        if let Some((i, key, _)) = best {
+            let q = queues[i];
+            let call = guards[i].waiting[&key].call.clone();
+            let extra = guards[i].waiting[&key].extra.clone();
+            let idx = Indexed { agent: agent.clone(), epoch };
+            let QueueState { rr_turn, .. } = &mut *guards[i];
+            match self.try_reserve(q, &idx, rr_turn, &call, extra.as_deref(), now) {
+                TryReserve::Reserved(r) => {
+                    guards[i].waiting.remove(&key);
+                    self.set_location(&call, Location::WithAgent(agent.clone()));
+                    drop(guards);
+                    self.after_reservation(q, call, r, now, events);
+                }
+                // The agent changed meanwhile; whoever changed it dispatches it.
+                TryReserve::Stale | TryReserve::NotQualified => {}
+            }
+            return;
+        }
+
+        let keys: Vec<(u32, AvailKey)> = queues
+            .iter()
+            .zip(&inputs)
+            .map(|(q, k)| (q.ordinal, avail_key(q.config.policy, k)))
+            .collect();
+        for (guard, (_, key)) in guards.iter_mut().zip(&keys) {
+            guard.available.insert(*key, Indexed { agent: agent.clone(), epoch });
+        }
+        let kept = self.shared.agents.get_mut(agent).is_some_and(|mut a| {
+            let current = a.epoch == epoch && a.state == AgentState::Available;
+            if current {
+                a.indexed = keys.clone();
+            }
+            current
+        });
+        if !kept {
+            // The agent moved on while we indexed it: take the entries back out.
+            for (guard, (_, key)) in guards.iter_mut().zip(&keys) {
+                if guard
+                    .available
+                    .get(key)
+                    .is_some_and(|idx| &idx.agent == agent && idx.epoch == epoch)
+                {
+                    guard.available.remove(key);
+                }
+            }
+        }
+    }
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Relaxed);
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("agents", &self.shared.agents.len())
+            .field("calls", &self.shared.calls.len())
+            .field("queues", &self.shared.queues.len())
+            .finish()
+    }
+}

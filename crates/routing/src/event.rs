@@ -1,0 +1,157 @@
+//! Events: everything the engine did, for statistics, call records, streams and tests.
+
+use serde::{Deserialize, Serialize};
+
+use crate::agent::AgentState;
+use crate::call::NewCall;
+use crate::ids::{AgentId, CallId, QueueId};
+use crate::time::Timestamp;
+
+/// An offer of a call to an agent: what the switch must connect.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offer {
+    /// The call.
+    pub call: CallId,
+    /// The agent it rings.
+    pub agent: AgentId,
+    /// The queue it came from.
+    pub queue: QueueId,
+    /// When the offer times out.
+    pub deadline: Timestamp,
+}
+
+/// Why an offer ended without an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OfferOutcome {
+    /// The agent (or their phone) declined.
+    Rejected,
+    /// Nobody answered before the deadline.
+    TimedOut,
+    /// The agent logged out while it rang; not counted against the agent.
+    Withdrawn,
+}
+
+/// Something that happened, stamped with the engine time it happened at.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Event {
+    /// A call entered a queue and waits; `position` is 1 for the front.
+    CallQueued {
+        /// The call.
+        call: CallId,
+        /// The queue.
+        queue: QueueId,
+        /// Place in line, 1-based.
+        position: usize,
+        /// When.
+        at: Timestamp,
+    },
+    /// A call was offered to an agent.
+    CallOffered {
+        /// The offer.
+        offer: Offer,
+        /// When.
+        at: Timestamp,
+    },
+    /// An offer ended unanswered; the call went back to its queue at its old place.
+    OfferEnded {
+        /// The call.
+        call: CallId,
+        /// The agent.
+        agent: AgentId,
+        /// Why.
+        outcome: OfferOutcome,
+        /// When.
+        at: Timestamp,
+    },
+    /// The agent answered.
+    CallAnswered {
+        /// The call.
+        call: CallId,
+        /// The agent.
+        agent: AgentId,
+        /// The queue.
+        queue: QueueId,
+        /// How long the caller waited, in milliseconds.
+        wait_ms: u64,
+        /// When.
+        at: Timestamp,
+    },
+    /// A connected call ended.
+    CallEnded {
+        /// The call.
+        call: CallId,
+        /// The agent.
+        agent: AgentId,
+        /// The queue.
+        queue: QueueId,
+        /// Talk time in milliseconds.
+        talk_ms: u64,
+        /// When.
+        at: Timestamp,
+    },
+    /// The caller hung up before an agent answered.
+    CallAbandoned {
+        /// The call.
+        call: CallId,
+        /// The queue.
+        queue: QueueId,
+        /// How long the caller waited, in milliseconds.
+        wait_ms: u64,
+        /// When.
+        at: Timestamp,
+    },
+    /// A call waited `max_wait` and left its queue; the owner decides what comes next (an
+    /// overflow branch, voicemail). The call is no longer in the engine.
+    QueueTimedOut {
+        /// The call as it was routed, so it can be routed again with its arrival time.
+        call: Box<NewCall>,
+        /// The queue it left.
+        queue: QueueId,
+        /// When.
+        at: Timestamp,
+    },
+    /// An agent's state changed.
+    AgentStateChanged {
+        /// The agent.
+        agent: AgentId,
+        /// The new state.
+        state: AgentState,
+        /// When.
+        at: Timestamp,
+    },
+}
+
+/// Receives every event, after the engine has released its locks, so an observer may call
+/// back into the engine. Called from whichever thread made the change; events of one call or
+/// agent arrive in the order they happened on that thread.
+pub trait Observer: Send + Sync {
+    /// One event.
+    fn on_event(&self, event: &Event);
+}
+
+/// An observer that drops everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoObserver;
+
+impl Observer for NoObserver {
+    fn on_event(&self, _event: &Event) {}
+}
+
+/// An observer that keeps every event, for tests and the simulator.
+#[derive(Debug, Default)]
+pub struct EventLog {
+    events: parking_lot::Mutex<Vec<Event>>,
+}
+
+impl EventLog {
+    /// Takes the events recorded so far.
+    pub fn take(&self) -> Vec<Event> {
+        std::mem::take(&mut *self.events.lock())
+    }
+}
+
+impl Observer for EventLog {
+    fn on_event(&self, event: &Event) {
+        self.events.lock().push(event.clone());
+    }
+}

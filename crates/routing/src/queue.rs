@@ -1,0 +1,260 @@
+//! Skill queues: their configuration, their waiting calls and their available agents.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::ids::{id_problem, AgentId, CallId, QueueId};
+use crate::policy::{AvailKey, SelectionPolicy};
+use crate::skills::{normalize_requirements, SkillRequirement, MAX_LEVEL, MIN_LEVEL};
+use crate::time::{duration_millis, Timestamp};
+
+/// How a queue behaves. Built by configuration; immutable while the engine runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueConfig {
+    /// Unique id.
+    pub id: QueueId,
+    /// Skills an agent needs to be a member of this queue; normalized on engine start.
+    pub required_skills: Vec<SkillRequirement>,
+    /// Which available agent gets a call.
+    pub policy: SelectionPolicy,
+    /// Service-level threshold: a call answered within it counts as in service level.
+    pub service_level_threshold: Duration,
+    /// After-call work time before the agent is available again.
+    pub wrap_up: Duration,
+    /// How long an offer rings before it counts as missed.
+    pub offer_timeout: Duration,
+    /// Most calls that may wait at once; a further call is refused with [`Error::QueueFull`].
+    pub max_waiting: usize,
+    /// Waiting time worth one priority point (Genesys-style aging). `None`: priority alone
+    /// orders calls, and arrival order breaks ties.
+    pub priority_aging: Option<Duration>,
+    /// Longest a call may wait before it leaves the queue with [`crate::Event::QueueTimedOut`].
+    pub max_wait: Option<Duration>,
+}
+
+impl QueueConfig {
+    /// A queue needing `required_skills`, longest-idle, 20 s service level, 30 s wrap-up,
+    /// 20 s offer timeout, 1,000 waiting calls, no aging and no time limit.
+    pub fn new(id: impl Into<QueueId>, required_skills: Vec<SkillRequirement>) -> QueueConfig {
+        QueueConfig {
+            id: id.into(),
+            required_skills,
+            policy: SelectionPolicy::LongestIdle,
+            service_level_threshold: Duration::from_secs(20),
+            wrap_up: Duration::from_secs(30),
+            offer_timeout: Duration::from_secs(20),
+            max_waiting: 1000,
+            priority_aging: None,
+            max_wait: None,
+        }
+    }
+
+    pub(crate) fn validated(mut self, index: usize) -> Result<QueueConfig, Error> {
+        let field = |name: &str| format!("queues[{index}].{name}");
+        if let Some(problem) = id_problem(self.id.as_str()) {
+            return Err(Error::invalid(field("id"), problem));
+        }
+        for (i, r) in self.required_skills.iter().enumerate() {
+            if let Some(problem) = id_problem(r.skill.as_str()) {
+                return Err(Error::invalid(field(&format!("required_skills[{i}].skill")), problem));
+            }
+            if !(MIN_LEVEL..=MAX_LEVEL).contains(&r.min_level) {
+                return Err(Error::invalid(
+                    field(&format!("required_skills[{i}].min_level")),
+                    format!("{} is outside 1..=5", r.min_level),
+                ));
+            }
+        }
+        if self.offer_timeout.is_zero() {
+            return Err(Error::invalid(field("offer_timeout"), "must be longer than zero"));
+        }
+        if self.priority_aging.is_some_and(|d| duration_millis(d) == 0) {
+            return Err(Error::invalid(field("priority_aging"), "must be at least 1 ms"));
+        }
+        normalize_requirements(&mut self.required_skills);
+        Ok(self)
+    }
+}
+
+/// Position of a waiting call in its queue. Lower sorts first (leaves first).
+///
+/// With aging, a call's effective priority at time `t` is `priority + (t - arrived) / aging`,
+/// so between two calls of one queue the order never changes with `t`: it is the order of
+/// `arrived - priority * aging`, the "virtual arrival time" stored here. Without aging, the
+/// first field is `-priority` and arrival time breaks ties. The sequence number makes keys
+/// unique and keeps equal arrivals in the order they reached the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub(crate) struct WaitKey {
+    pub(crate) primary: i64,
+    pub(crate) arrived_ms: u64,
+    pub(crate) seq: u64,
+}
+
+/// A call waiting in a queue, with what an agent needs to know to decide whether to take it.
+#[derive(Clone, Debug)]
+pub(crate) struct Waiting {
+    pub(crate) call: CallId,
+    pub(crate) priority: i32,
+    pub(crate) arrived_at: Timestamp,
+    /// Requirements beyond the queue's own, merged with them; `None` when the queue's own
+    /// requirements are all the call needs, so every member agent qualifies.
+    pub(crate) extra: Option<Arc<[SkillRequirement]>>,
+}
+
+/// An available agent in a queue's index, for one availability period (`epoch`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Indexed {
+    pub(crate) agent: AgentId,
+    pub(crate) epoch: u64,
+}
+
+/// The mutable part of a queue; one mutex guards it so that "look for an agent, else wait"
+/// and "look for a call, else become available" are each atomic per queue.
+#[derive(Debug, Default)]
+pub(crate) struct QueueState {
+    /// Waiting calls, best first.
+    pub(crate) waiting: BTreeMap<WaitKey, Waiting>,
+    /// Available member agents, in the order the policy prefers them. Entries whose epoch no
+    /// longer matches the agent are stale; they are skipped and dropped when met.
+    pub(crate) available: BTreeMap<AvailKey, Indexed>,
+    /// Round-robin turn counter: incremented on every offer from this queue.
+    pub(crate) rr_turn: u64,
+}
+
+/// Running totals of one queue since the engine started; the statistics layer turns them and
+/// the event stream into intervals and service levels.
+#[derive(Debug, Default)]
+pub struct QueueCounters {
+    /// Calls that entered the queue (offered to an agent at once or queued).
+    pub entered: AtomicU64,
+    /// Offers made to agents (a call rejected once and re-offered counts twice).
+    pub offers: AtomicU64,
+    /// Offers rejected or timed out.
+    pub offers_missed: AtomicU64,
+    /// Calls answered.
+    pub answered: AtomicU64,
+    /// Calls answered within the service-level threshold.
+    pub answered_within_threshold: AtomicU64,
+    /// Calls abandoned while waiting or ringing.
+    pub abandoned: AtomicU64,
+    /// Calls abandoned within the service-level threshold (Asterisk's SL2 counts them).
+    pub abandoned_within_threshold: AtomicU64,
+    /// Calls that left the queue because `max_wait` passed.
+    pub timed_out: AtomicU64,
+    /// Calls handed back to the owner (transfer or overflow) while waiting.
+    pub withdrawn: AtomicU64,
+    /// Total wait of answered calls, in milliseconds.
+    pub answered_wait_ms: AtomicU64,
+}
+
+impl QueueCounters {
+    /// A plain copy of the counters.
+    pub fn snapshot(&self) -> QueueTotals {
+        QueueTotals {
+            entered: self.entered.load(Relaxed),
+            offers: self.offers.load(Relaxed),
+            offers_missed: self.offers_missed.load(Relaxed),
+            answered: self.answered.load(Relaxed),
+            answered_within_threshold: self.answered_within_threshold.load(Relaxed),
+            abandoned: self.abandoned.load(Relaxed),
+            abandoned_within_threshold: self.abandoned_within_threshold.load(Relaxed),
+            timed_out: self.timed_out.load(Relaxed),
+            withdrawn: self.withdrawn.load(Relaxed),
+            answered_wait_ms: self.answered_wait_ms.load(Relaxed),
+        }
+    }
+}
+
+/// A copy of [`QueueCounters`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueTotals {
+    /// See [`QueueCounters::entered`].
+    pub entered: u64,
+    /// See [`QueueCounters::offers`].
+    pub offers: u64,
+    /// See [`QueueCounters::offers_missed`].
+    pub offers_missed: u64,
+    /// See [`QueueCounters::answered`].
+    pub answered: u64,
+    /// See [`QueueCounters::answered_within_threshold`].
+    pub answered_within_threshold: u64,
+    /// See [`QueueCounters::abandoned`].
+    pub abandoned: u64,
+    /// See [`QueueCounters::abandoned_within_threshold`].
+    pub abandoned_within_threshold: u64,
+    /// See [`QueueCounters::timed_out`].
+    pub timed_out: u64,
+    /// See [`QueueCounters::withdrawn`].
+    pub withdrawn: u64,
+    /// See [`QueueCounters::answered_wait_ms`].
+    pub answered_wait_ms: u64,
+}
+
+/// One queue inside the engine.
+#[derive(Debug)]
+pub(crate) struct QueueShared {
+    /// Position in the engine's queue table; locks of several queues are always taken in
+    /// ascending ordinal order, so two threads never wait on each other's queues.
+    pub(crate) ordinal: u32,
+    pub(crate) config: QueueConfig,
+    /// `priority_aging` in milliseconds, 0 without aging.
+    pub(crate) aging_ms: u64,
+    pub(crate) state: Mutex<QueueState>,
+    pub(crate) counters: QueueCounters,
+}
+
+impl QueueShared {
+    pub(crate) fn new(ordinal: u32, config: QueueConfig) -> QueueShared {
+        QueueShared {
+            ordinal,
+            aging_ms: config.priority_aging.map(duration_millis).unwrap_or(0),
+            config,
+            state: Mutex::new(QueueState::default()),
+            counters: QueueCounters::default(),
+        }
+    }
+
+    pub(crate) fn wait_key(&self, priority: i32, arrived_at: Timestamp, seq: u64) -> WaitKey {
+        let arrived_ms = arrived_at.as_millis();
+        let primary = if self.aging_ms == 0 {
+            -i64::from(priority)
+        } else {
+            // |priority| <= 1e6 and aging <= u64 ms: saturate rather than overflow.
+            let credit = i128::from(priority) * i128::from(self.aging_ms);
+            let virtual_arrival = i128::from(arrived_ms) - credit;
+            virtual_arrival.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+        };
+        WaitKey { primary, arrived_ms, seq }
+    }
+
+    /// Effective priority of a waiting call at `now`, comparable across queues.
+    pub(crate) fn effective_priority(&self, waiting: &Waiting, now: Timestamp) -> f64 {
+        let base = f64::from(waiting.priority);
+        if self.aging_ms == 0 {
+            base
+        } else {
+            base + now.since(waiting.arrived_at).as_millis() as f64 / self.aging_ms as f64
+        }
+    }
+}
+
+/// A copy of one queue's current contents, for supervisors and tests.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueSnapshot {
+    /// The queue.
+    pub id: QueueId,
+    /// Waiting calls, in the order they will leave.
+    pub waiting: Vec<CallId>,
+    /// When the longest-waiting call arrived.
+    pub oldest_arrival: Option<Timestamp>,
+    /// Available member agents, in the order the policy will pick them.
+    pub available: Vec<AgentId>,
+    /// Running totals.
+    pub totals: QueueTotals,
+}
