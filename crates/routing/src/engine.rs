@@ -37,7 +37,7 @@ use crate::call::{CallStatus, NewCall};
 use crate::error::Error;
 use crate::event::{Event, NoObserver, Observer, Offer, OfferOutcome};
 use crate::ids::{AgentId, CallId, QueueId};
-use crate::policy::{avail_key, AvailKey, KeyInputs};
+use crate::policy::{avail_key, AvailKey, KeyInputs, SelectionPolicy};
 use crate::queue::{
     Indexed, QueueConfig, QueueShared, QueueSnapshot, QueueState, QueueTotals, WaitKey, Waiting,
 };
@@ -105,8 +105,8 @@ struct Shared {
     /// Pending timers, earliest first. Timers are never cancelled: each carries the epoch or
     /// queue key it was set for and does nothing if that has moved on.
     timers: Mutex<BinaryHeap<Reverse<Timer>>>,
-    /// Source of random-policy keys; a mutex because draws must be in one deterministic order
-    /// for a single-threaded caller.
+    /// Source of the random policy's choices; one generator so that a single-threaded caller
+    /// (tests, the simulator) sees one deterministic sequence.
     rng: Mutex<ChaCha8Rng>,
     /// Tie-breaker for waiting calls and timers: order of arrival in the engine.
     seq: AtomicU64,
@@ -130,7 +130,6 @@ struct AgentEntry {
     membership: Arc<[Membership]>,
     /// Last round-robin turn per member queue, parallel to `membership`.
     rr_turns: Vec<u64>,
-    random_key: u64,
     /// Index entries of the current availability period, to remove when it ends.
     indexed: Vec<(u32, AvailKey)>,
     /// When the current call was answered.
@@ -327,7 +326,7 @@ impl Engine {
         bump(&q.counters.entered);
         if let Some(max_wait) = q.config.max_wait {
             self.schedule(
-                now.add(max_wait),
+                now.plus(max_wait),
                 TimerKind::QueueTimeout { call: call_id.clone(), queue: q.ordinal, key },
             );
         }
@@ -441,7 +440,7 @@ impl Engine {
             } else {
                 AgentState::WrapUp {
                     queue: q.config.id.clone(),
-                    deadline: now.add(q.config.wrap_up),
+                    deadline: now.plus(q.config.wrap_up),
                 }
             };
             let changed = self.set_state(&mut a, next, now);
@@ -585,7 +584,6 @@ impl Engine {
                     counters: AgentCounters::default(),
                     membership,
                     rr_turns,
-                    random_key: 0,
                     indexed: Vec::new(),
                     talk_started: now,
                 });
@@ -831,15 +829,26 @@ impl Engine {
     pub fn audit(&self) -> Vec<String> {
         let mut problems = Vec::new();
         let mut agent_of_call: HashMap<CallId, AgentId> = HashMap::new();
-        let agents: Vec<(AgentId, AgentState, u64, Arc<AgentProfile>, Arc<[Membership]>)> = self
+        struct AuditAgent {
+            id: AgentId,
+            state: AgentState,
+            epoch: u64,
+            profile: Arc<AgentProfile>,
+            membership: Arc<[Membership]>,
+        }
+        let agents: Vec<AuditAgent> = self
             .shared
             .agents
             .iter()
-            .map(|a| {
-                (a.key().clone(), a.state.clone(), a.epoch, a.profile.clone(), a.membership.clone())
+            .map(|a| AuditAgent {
+                id: a.key().clone(),
+                state: a.state.clone(),
+                epoch: a.epoch,
+                profile: a.profile.clone(),
+                membership: a.membership.clone(),
             })
             .collect();
-        for (id, state, _, _, _) in &agents {
+        for AuditAgent { id, state, .. } in &agents {
             if let Some(call) = state.call() {
                 if let Some(other) = agent_of_call.insert(call.clone(), id.clone()) {
                     problems.push(format!("call {call} is with agents {other} and {id}"));
@@ -893,15 +902,17 @@ impl Engine {
                 .available
                 .values()
                 .filter(|idx| {
-                    agents.iter().any(|(id, state, epoch, _, _)| {
-                        id == &idx.agent && *epoch == idx.epoch && *state == AgentState::Available
+                    agents.iter().any(|a| {
+                        a.id == idx.agent
+                            && a.epoch == idx.epoch
+                            && a.state == AgentState::Available
                     })
                 })
                 .map(|idx| idx.agent.clone())
                 .collect();
             drop(qs);
             // Work conservation: no waiting call has a free qualified member agent.
-            for (id, state, _, profile, membership) in &agents {
+            for AuditAgent { id, state, profile, membership, .. } in &agents {
                 if *state != AgentState::Available
                     || !membership.iter().any(|m| m.queue == q.ordinal)
                 {
@@ -1038,9 +1049,6 @@ impl Engine {
             a.counters = AgentCounters::default();
         }
         let dispatch = next == AgentState::Available;
-        if dispatch {
-            a.random_key = self.shared.rng.lock().next_u64();
-        }
         a.state = next;
         a.epoch += 1;
         a.since = now;
@@ -1231,7 +1239,18 @@ impl Engine {
         let QueueState { available, rr_turn, .. } = qs;
         let mut stale: Vec<AvailKey> = Vec::new();
         let mut found = None;
-        for (key, idx) in available.iter() {
+        // Random: start the walk at a uniformly drawn place, so every available member is
+        // equally likely at every decision. This skips entries one by one, O(available), the
+        // price of uniformity without an order-statistics tree; the other policies take the
+        // first entry.
+        let start = match q.config.policy {
+            SelectionPolicy::Random if available.len() > 1 => {
+                (self.shared.rng.lock().next_u64() % available.len() as u64) as usize
+            }
+            _ => 0,
+        };
+        let walk = available.iter().skip(start).chain(available.iter().take(start));
+        for (key, idx) in walk {
             match self.try_reserve(q, idx, rr_turn, call, extra, now) {
                 TryReserve::Reserved(r) => {
                     found = Some((*key, r));
@@ -1270,7 +1289,7 @@ impl Engine {
         if let Some(i) = a.membership.iter().position(|m| m.queue == q.ordinal) {
             a.rr_turns[i] = *rr_turn;
         }
-        let deadline = now.add(q.config.offer_timeout);
+        let deadline = now.plus(q.config.offer_timeout);
         let old_epoch = a.epoch;
         let old_indexed = std::mem::take(&mut a.indexed);
         a.state = AgentState::Reserved { call: call.clone(), queue: q.config.id.clone(), deadline };
@@ -1344,7 +1363,6 @@ impl Engine {
                     talk_ms: a.counters.talk_ms,
                     rr_turn,
                     proficiency: m.proficiency,
-                    random: a.random_key,
                     ordinal: a.ordinal,
                 })
                 .collect();

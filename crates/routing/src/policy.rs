@@ -21,7 +21,8 @@ pub enum SelectionPolicy {
     LeastTalkTime,
     /// The agent with the highest total proficiency in the queue's skills, then longest idle.
     MostSkilled,
-    /// Uniformly at random, from the engine's seeded generator.
+    /// Uniformly at random among the available members at each decision, from the engine's
+    /// seeded generator.
     Random,
 }
 
@@ -51,9 +52,6 @@ pub(crate) struct KeyInputs {
     pub(crate) rr_turn: u64,
     /// Sum of the agent's levels in the queue's required skills.
     pub(crate) proficiency: u32,
-    /// Drawn from the seeded generator each time the agent becomes available: the minimum
-    /// of i.i.d. keys is a uniformly random member.
-    pub(crate) random: u64,
     pub(crate) ordinal: u64,
 }
 
@@ -69,6 +67,7 @@ pub(crate) fn avail_key(policy: SelectionPolicy, k: &KeyInputs) -> AvailKey {
         SelectionPolicy::FewestCalls => (signed(k.calls_answered), idle, k.ordinal),
         SelectionPolicy::LeastTalkTime => (signed(k.talk_ms), idle, k.ordinal),
         SelectionPolicy::MostSkilled => (-i64::from(k.proficiency), idle, k.ordinal),
-        SelectionPolicy::Random => (signed(k.random >> 1), 0, k.ordinal),
+        // The order does not matter: the pick starts at a random place in the index.
+        SelectionPolicy::Random => (0, 0, k.ordinal),
     }
 }

@@ -30,7 +30,7 @@ impl Timestamp {
     }
 
     /// This timestamp moved `duration` later, saturating at the far future.
-    pub fn add(self, duration: Duration) -> Timestamp {
+    pub fn plus(self, duration: Duration) -> Timestamp {
         Timestamp(self.0.saturating_add(duration_millis(duration)))
     }
 

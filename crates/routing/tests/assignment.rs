@@ -1,0 +1,260 @@
+//! Which call an agent takes and which agent a call gets: priorities, aging, fairness across
+//! queues, wrap-up, extra requirements, limits and timeouts.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{queue, t, World};
+use switchboard_routing::{
+    AgentProfile, AgentStateKind as K, Error, Event, NewCall, Routed, SelectionPolicy, SkillLevel,
+    SkillRequirement, Timestamp,
+};
+
+fn two_queue_world() -> World {
+    World::new(vec![
+        queue("sales", "sales", SelectionPolicy::LongestIdle, 0),
+        queue("support", "support", SelectionPolicy::LongestIdle, 0),
+    ])
+}
+
+#[test]
+fn a_free_agent_takes_the_longest_waiting_call_across_its_queues() {
+    let w = two_queue_world();
+    w.call("sales", "s1", 0, t(30));
+    w.call("support", "p1", 0, t(10));
+    w.call("sales", "s2", 0, t(20));
+    w.agent("a", &[("sales", 1), ("support", 1)], true, t(60));
+    assert_eq!(w.agent_of("p1").as_deref(), Some("a"), "p1 waited longest (since 10)");
+    w.finish("p1", t(61));
+    assert_eq!(w.agent_of("s2").as_deref(), Some("a"), "then s2 (since 20) beats s1 (since 30)");
+    w.assert_consistent();
+}
+
+#[test]
+fn higher_priority_beats_longer_wait_across_queues() {
+    let w = two_queue_world();
+    w.call("support", "old", 0, t(0));
+    w.call("sales", "vip", 5, t(50));
+    w.agent("a", &[("sales", 1), ("support", 1)], true, t(60));
+    assert_eq!(w.agent_of("vip").as_deref(), Some("a"));
+}
+
+#[test]
+fn calls_of_equal_priority_leave_in_arrival_order() {
+    let w = World::new(vec![queue("q", "s", SelectionPolicy::LongestIdle, 0)]);
+    for (i, id) in ["c3", "c1", "c2"].iter().enumerate() {
+        // Arrival times 3, 1, 2: routed out of order, served in arrival order.
+        let arrival = [3, 1, 2][i];
+        let mut call = NewCall::new(*id, t(arrival));
+        call.priority = 1;
+        w.engine.route_call(&"q".into(), call, t(10)).expect("route");
+    }
+    w.call("q", "low", 0, t(0));
+    let order: Vec<_> = w.engine.queue_snapshot(&"q".into()).expect("q").waiting;
+    assert_eq!(order, ["c1".into(), "c2".into(), "c3".into(), "low".into()]);
+    w.agent("a", &[("s", 1)], true, t(20));
+    let mut served = Vec::new();
+    for i in 0..4 {
+        let call = w.engine.agent(&"a".into()).expect("a").state.call().cloned().expect("offered");
+        served.push(call.to_string());
+        w.finish(call.as_str(), t(21 + i));
+    }
+    assert_eq!(served, ["c1", "c2", "c3", "low"]);
+}
+
+#[test]
+fn priority_aging_turns_waiting_time_into_priority() {
+    // 10 s of waiting is worth one priority point.
+    let mut q = queue("q", "s", SelectionPolicy::LongestIdle, 0);
+    q.priority_aging = Some(Duration::from_secs(10));
+    let check = |vip_arrival: u64, expect_first: &str| {
+        let w = World::new(vec![q.clone()]);
+        w.call("q", "plain", 0, t(0));
+        w.call("q", "vip", 2, t(vip_arrival));
+        w.agent("a", &[("s", 1)], true, t(30));
+        // At 30 s: plain scores 0 + 3.0; vip scores 2 + (30 - arrival) / 10.
+        assert_eq!(w.agent_of(expect_first).as_deref(), Some("a"), "vip arriving at {vip_arrival}");
+    };
+    check(15, "vip"); // 3.5 > 3.0
+    check(25, "plain"); // 2.5 < 3.0
+    check(10, "vip"); // 4.0 > 3.0
+}
+
+#[test]
+fn aging_is_compared_across_queues_at_the_moment_of_choice() {
+    let mut fast = queue("fast", "s", SelectionPolicy::LongestIdle, 0);
+    fast.priority_aging = Some(Duration::from_secs(5));
+    let plain = queue("plain", "s", SelectionPolicy::LongestIdle, 0);
+    let w = World::new(vec![fast, plain]);
+    // plain: priority 3, no aging: scores 3. fast: priority 0, arrived 0, +1 per 5 s.
+    w.call("plain", "p", 3, t(0));
+    w.call("fast", "f", 0, t(0));
+    w.agent("a", &[("s", 1)], true, t(10)); // fast scores 2 < 3
+    assert_eq!(w.agent_of("p").as_deref(), Some("a"));
+    w.engine.call_answered(&"p".into(), t(11)).expect("answer");
+    w.call("plain", "p2", 3, t(12));
+    w.engine.call_ended(&"p".into(), t(20)).expect("end"); // fast scores 4 > 3
+    assert_eq!(w.agent_of("f").as_deref(), Some("a"));
+}
+
+#[test]
+fn wrap_up_is_respected_to_the_millisecond() {
+    let w = World::new(vec![queue("q", "s", SelectionPolicy::LongestIdle, 30)]);
+    w.agent("a", &[("s", 1)], true, t(0));
+    w.call("q", "c1", 0, t(1));
+    w.finish("c1", t(10));
+    w.call("q", "c2", 0, t(11));
+    assert_eq!(w.state("a"), K::WrapUp);
+    w.engine.advance(Timestamp::from_millis(39_999));
+    assert_eq!(w.agent_of("c2"), None, "still wrapping up at 39.999 s");
+    w.engine.advance(t(40));
+    assert_eq!(w.agent_of("c2").as_deref(), Some("a"), "wrap-up ends at 40 s");
+}
+
+#[test]
+fn a_call_with_extra_requirements_waits_for_an_agent_who_meets_them() {
+    let w = World::new(vec![queue("q", "s", SelectionPolicy::LongestIdle, 0)]);
+    w.agent("en", &[("s", 3), ("lang:en", 5)], true, t(0));
+    let mut call = NewCall::new("fr-call", t(1));
+    call.required_skills = vec![SkillRequirement::new("lang:fr", 2)];
+    let routed = w.engine.route_call(&"q".into(), call, t(1)).expect("route");
+    assert!(matches!(routed, Routed::Queued { position: 1, .. }), "{routed:?}");
+    // A plain call still goes to the English speaker while the French call waits.
+    w.call("q", "plain", 0, t(2));
+    assert_eq!(w.agent_of("plain").as_deref(), Some("en"));
+    // A level-1 French speaker is not enough; level 2 is.
+    w.agent("fr1", &[("s", 1), ("lang:fr", 1)], true, t(3));
+    assert_eq!(w.agent_of("fr-call"), None);
+    w.agent("fr2", &[("s", 1), ("lang:fr", 2)], true, t(4));
+    assert_eq!(w.agent_of("fr-call").as_deref(), Some("fr2"));
+    w.assert_consistent();
+}
+
+#[test]
+fn an_arriving_call_skips_available_agents_who_lack_its_extra_skills() {
+    let w = World::new(vec![queue("q", "s", SelectionPolicy::LongestIdle, 0)]);
+    w.agent("en1", &[("s", 1)], true, t(0));
+    w.agent("en2", &[("s", 1)], true, t(1));
+    w.agent("fr", &[("s", 1), ("lang:fr", 1)], true, t(2));
+    let mut call = NewCall::new("fr-call", t(3));
+    call.required_skills = vec![SkillRequirement::new("lang:fr", 1)];
+    w.engine.route_call(&"q".into(), call, t(3)).expect("route");
+    assert_eq!(w.agent_of("fr-call").as_deref(), Some("fr"));
+    w.call("q", "plain", 0, t(4));
+    assert_eq!(w.agent_of("plain").as_deref(), Some("en1"), "en1 keeps its place in line");
+}
+
+#[test]
+fn a_full_queue_refuses_the_next_call_and_keeps_the_rest() {
+    let mut q = queue("q", "s", SelectionPolicy::LongestIdle, 0);
+    q.max_waiting = 2;
+    let w = World::new(vec![q]);
+    w.call("q", "c1", 0, t(0));
+    w.call("q", "c2", 0, t(1));
+    let err = w.engine.route_call(&"q".into(), NewCall::new("c3", t(2)), t(2)).unwrap_err();
+    assert_eq!(err, Error::QueueFull { queue: "q".into(), max_waiting: 2 });
+    assert_eq!(err.to_string(), "queue q is full (2 calls waiting)");
+    assert_eq!(w.engine.call_count(), 2);
+    // An agent frees a place; c3 can come in now.
+    w.agent("a", &[("s", 1)], true, t(3));
+    w.call("q", "c3", 0, t(4));
+    w.assert_consistent();
+}
+
+#[test]
+fn a_call_that_waits_max_wait_leaves_with_an_event() {
+    let mut q = queue("q", "s", SelectionPolicy::LongestIdle, 0);
+    q.max_wait = Some(Duration::from_secs(60));
+    let w = World::new(vec![q]);
+    w.call("q", "c1", 0, t(0));
+    w.call("q", "c2", 0, t(30));
+    w.log.take();
+    assert_eq!(w.engine.next_deadline(), Some(t(60)));
+    w.engine.advance(t(59));
+    assert_eq!(w.engine.call_count(), 2);
+    w.engine.advance(t(60));
+    let events = w.log.take();
+    assert!(
+        matches!(&events[..], [Event::QueueTimedOut { call, at, .. }] if call.id.as_str() == "c1" && *at == t(60)),
+        "{events:?}"
+    );
+    assert_eq!(w.engine.call_count(), 1);
+    assert_eq!(w.engine.queue_totals(&"q".into()).expect("q").timed_out, 1);
+    // c2 is answered before its limit; its timer fires later and does nothing.
+    w.agent("a", &[("s", 1)], true, t(70));
+    w.engine.call_answered(&"c2".into(), t(71)).expect("answer");
+    w.engine.advance(t(200));
+    assert_eq!(w.state("a"), K::OnCall);
+    w.assert_consistent();
+}
+
+#[test]
+fn abandons_are_counted_with_and_without_an_offer() {
+    let w = World::new(vec![queue("q", "s", SelectionPolicy::LongestIdle, 0)]);
+    w.call("q", "c1", 0, t(0));
+    w.call("q", "c2", 0, t(0));
+    w.engine.call_abandoned(&"c1".into(), t(10)).expect("abandon queued");
+    w.agent("a", &[("s", 1)], true, t(30));
+    assert_eq!(w.agent_of("c2").as_deref(), Some("a"));
+    w.engine.call_abandoned(&"c2".into(), t(31)).expect("abandon ringing");
+    assert_eq!(w.state("a"), K::Available);
+    let totals = w.engine.queue_totals(&"q".into()).expect("q");
+    assert_eq!((totals.abandoned, totals.abandoned_within_threshold), (2, 1));
+    assert_eq!(w.engine.agent(&"a".into()).expect("a").counters.consecutive_missed, 0);
+    assert_eq!(w.engine.call_count(), 0);
+    w.assert_consistent();
+}
+
+#[test]
+fn a_rejected_call_goes_to_the_next_agent_and_keeps_its_place() {
+    let w = World::new(vec![queue("q", "s", SelectionPolicy::LongestIdle, 0)]);
+    w.agent("a", &[("s", 1)], true, t(0));
+    w.call("q", "c1", 0, t(1));
+    w.call("q", "c2", 0, t(2));
+    w.agent("b", &[("s", 1)], false, t(3));
+    w.engine
+        .offer_failed(&"c1".into(), switchboard_routing::OfferOutcome::Rejected, t(4))
+        .expect("reject");
+    // Only a is free again: c1 (older) comes back to a, ahead of c2.
+    assert_eq!(w.agent_of("c1").as_deref(), Some("a"));
+    w.engine.set_ready(&"b".into(), t(5)).expect("ready");
+    assert_eq!(w.agent_of("c2").as_deref(), Some("b"));
+    w.engine
+        .offer_failed(&"c1".into(), switchboard_routing::OfferOutcome::Rejected, t(6))
+        .expect("reject");
+    assert_eq!(w.state("a"), K::Reserved);
+    w.assert_consistent();
+}
+
+#[test]
+fn new_skills_make_an_available_agent_take_waiting_calls_at_once() {
+    let w = two_queue_world();
+    w.agent("a", &[("sales", 1)], true, t(0));
+    w.call("support", "p1", 0, t(1));
+    assert_eq!(w.agent_of("p1"), None);
+    let profile =
+        AgentProfile::new("a", vec![SkillLevel::new("sales", 1), SkillLevel::new("support", 2)]);
+    w.engine.upsert_agent(profile, t(2)).expect("update");
+    assert_eq!(w.agent_of("p1").as_deref(), Some("a"));
+    assert_eq!(w.engine.agent(&"a".into()).expect("a").queues, ["sales".into(), "support".into()]);
+    w.assert_consistent();
+}
+
+#[test]
+fn withdrawn_calls_come_back_with_their_arrival_time() {
+    let w = two_queue_world();
+    let mut call = NewCall::new("c1", t(5));
+    call.priority = 2;
+    w.engine.route_call(&"sales".into(), call, t(5)).expect("route");
+    let back = w.engine.withdraw_call(&"c1".into(), t(50)).expect("withdraw");
+    assert_eq!((back.arrived_at, back.priority), (t(5), 2));
+    assert_eq!(w.engine.call_count(), 0);
+    // Overflow: route it to the other queue, where it is ahead of a later arrival.
+    w.call("support", "later", 2, t(40));
+    w.engine.route_call(&"support".into(), back, t(50)).expect("reroute");
+    assert_eq!(
+        w.engine.queue_snapshot(&"support".into()).expect("q").waiting,
+        ["c1".into(), "later".into()]
+    );
+}
