@@ -47,6 +47,10 @@ use crate::skills::{
 };
 use crate::time::Timestamp;
 
+/// Hasher of the id maps: foldhash is several times faster than SipHash on short ids and is
+/// seeded per map, so ids chosen by a hostile client cannot be aimed at one bucket in advance.
+type Hasher = foldhash::fast::RandomState;
+
 /// Longest not-ready reason code, in bytes.
 pub const MAX_REASON_LEN_BYTES: usize = 64;
 
@@ -95,10 +99,10 @@ pub struct Engine {
 struct Shared {
     /// Agent records. An entry is the unit of atomicity for one agent: every state change,
     /// reservations included, is a check-and-set under its shard lock.
-    agents: DashMap<AgentId, AgentEntry>,
+    agents: DashMap<AgentId, AgentEntry, Hasher>,
     /// Calls the engine holds (queued, offered or connected). Where a call is lives in the
     /// queue (waiting) or the agent (reserved, on call); this entry points there.
-    calls: DashMap<CallId, CallEntry>,
+    calls: DashMap<CallId, CallEntry, Hasher>,
     /// Queues by ordinal; fixed for the engine's life.
     queues: Vec<Arc<QueueShared>>,
     queue_ordinals: HashMap<QueueId, u32>,
@@ -244,8 +248,8 @@ impl Engine {
         }
         Ok(Engine {
             shared: Arc::new(Shared {
-                agents: DashMap::new(),
-                calls: DashMap::new(),
+                agents: DashMap::with_hasher(Hasher::default()),
+                calls: DashMap::with_hasher(Hasher::default()),
                 queues,
                 queue_ordinals,
                 timers: Mutex::new(BinaryHeap::new()),
