@@ -29,6 +29,7 @@ use dashmap::DashMap;
 use parking_lot::{Mutex, MutexGuard};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use smallvec::SmallVec;
 
 use crate::agent::{
     AgentCounters, AgentProfile, AgentSnapshot, AgentState, AgentStateKind, REASON_MISSED,
@@ -50,6 +51,12 @@ use crate::time::Timestamp;
 /// Hasher of the id maps: foldhash is several times faster than SipHash on short ids and is
 /// seeded per map, so ids chosen by a hostile client cannot be aimed at one bucket in advance.
 type Hasher = foldhash::fast::RandomState;
+
+/// Member queues kept inline before spilling to the heap: most agents have a few skills.
+const INLINE_QUEUES: usize = 8;
+
+/// An agent's index entries of one availability period: (queue ordinal, key).
+type IndexedKeys = SmallVec<[(u32, AvailKey); INLINE_QUEUES]>;
 
 /// Longest not-ready reason code, in bytes.
 pub const MAX_REASON_LEN_BYTES: usize = 64;
@@ -135,7 +142,7 @@ struct AgentEntry {
     /// Last round-robin turn per member queue, parallel to `membership`.
     rr_turns: Vec<u64>,
     /// Index entries of the current availability period, to remove when it ends.
-    indexed: Vec<(u32, AvailKey)>,
+    indexed: IndexedKeys,
     /// When the current call was answered.
     talk_started: Timestamp,
 }
@@ -208,14 +215,14 @@ struct Reservation {
     epoch: u64,
     /// Epoch of the availability period that ended, and the index entries made for it.
     old_epoch: u64,
-    old_indexed: Vec<(u32, AvailKey)>,
+    old_indexed: IndexedKeys,
     deadline: Timestamp,
 }
 
 /// What an agent state change left to do once the agent entry is released.
 struct Changed {
     /// Index entries of an availability period that ended: (epoch, entries).
-    unindex: Option<(u64, Vec<(u32, AvailKey)>)>,
+    unindex: Option<(u64, IndexedKeys)>,
     /// The agent became available and should look for a call.
     dispatch: bool,
     state: AgentState,
@@ -588,7 +595,7 @@ impl Engine {
                     counters: AgentCounters::default(),
                     membership,
                     rr_turns,
-                    indexed: Vec::new(),
+                    indexed: IndexedKeys::new(),
                     talk_started: now,
                 });
                 None
@@ -624,7 +631,7 @@ impl Engine {
         if let Some(changed) = changed {
             let mut events = Vec::new();
             if let Some((epoch, entries)) = changed.unindex {
-                self.unindex(&id, epoch, &entries);
+                self.unindex(&id, epoch, &entries, None);
             }
             self.dispatch_agent(&id, now, &mut events);
             self.emit(events);
@@ -1069,7 +1076,7 @@ impl Engine {
         events: &mut Vec<Event>,
     ) {
         if let Some((epoch, entries)) = changed.unindex {
-            self.unindex(agent, epoch, &entries);
+            self.unindex(agent, epoch, &entries, None);
         }
         events.push(Event::AgentStateChanged {
             agent: agent.clone(),
@@ -1318,7 +1325,8 @@ impl Engine {
         now: Timestamp,
         events: &mut Vec<Event>,
     ) -> Offer {
-        self.unindex(&r.agent, r.old_epoch, &r.old_indexed);
+        // The entry in this queue went with the reservation; only the others are left.
+        self.unindex(&r.agent, r.old_epoch, &r.old_indexed, Some(q.ordinal));
         self.schedule(
             r.deadline,
             TimerKind::OfferTimeout { agent: r.agent.clone(), epoch: r.epoch },
@@ -1340,8 +1348,8 @@ impl Engine {
     }
 
     /// Removes index entries made for `agent` in availability period `epoch`.
-    fn unindex(&self, agent: &AgentId, epoch: u64, entries: &[(u32, AvailKey)]) {
-        for (queue, key) in entries {
+    fn unindex(&self, agent: &AgentId, epoch: u64, entries: &[(u32, AvailKey)], skip: Option<u32>) {
+        for (queue, key) in entries.iter().filter(|(queue, _)| Some(*queue) != skip) {
             let mut qs = self.shared.queues[*queue as usize].state.lock();
             if qs.available.get(key).is_some_and(|idx| &idx.agent == agent && idx.epoch == epoch) {
                 qs.available.remove(key);
@@ -1357,7 +1365,7 @@ impl Engine {
             if a.state != AgentState::Available {
                 return;
             }
-            let inputs: Vec<KeyInputs> = a
+            let inputs: SmallVec<[KeyInputs; INLINE_QUEUES]> = a
                 .membership
                 .iter()
                 .zip(&a.rr_turns)
@@ -1372,7 +1380,7 @@ impl Engine {
                 .collect();
             (a.epoch, a.profile.clone(), a.membership.clone(), inputs)
         };
-        let queues: Vec<&Arc<QueueShared>> =
+        let queues: SmallVec<[&Arc<QueueShared>; INLINE_QUEUES]> =
             membership.iter().map(|m| &self.shared.queues[m.queue as usize]).collect();
         // Ascending ordinals: the global lock order.
         let mut guards: Vec<MutexGuard<'_, QueueState>> =
@@ -1420,7 +1428,7 @@ impl Engine {
             return;
         }
 
-        let keys: Vec<(u32, AvailKey)> = queues
+        let keys: IndexedKeys = queues
             .iter()
             .zip(&inputs)
             .map(|(q, k)| (q.ordinal, avail_key(q.config.policy, k)))
