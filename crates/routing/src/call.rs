@@ -1,6 +1,7 @@
 //! Calls as the engine sees them: who is calling, what they need, how urgent.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +33,24 @@ pub struct NewCall {
     /// When the call arrived at the contact center; waiting time counts from here, so a call
     /// moved to another queue keeps its place in line.
     pub arrived_at: Timestamp,
+    /// Only this agent may take the call (last-agent routing, a direct connect); cleared by
+    /// the first escalation step.
+    pub target_agent: Option<AgentId>,
+    /// Longest this call may wait in the queue before it leaves with
+    /// [`crate::Event::QueueTimedOut`]; the shorter of this and the queue's `max_wait` applies.
+    pub max_wait: Option<Duration>,
+    /// Bullseye steps: after each step's delay in the queue, the call's extra requirements
+    /// become the step's (usually fewer or lower), and any target agent is dropped.
+    pub escalation: Vec<Escalation>,
+}
+
+/// One widening of a waiting call's pool of agents.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalation {
+    /// Time in the queue after which this step applies.
+    pub after: Duration,
+    /// The call's extra requirements from then on (the queue's own always apply).
+    pub required_skills: Vec<SkillRequirement>,
 }
 
 impl NewCall {
@@ -46,6 +65,9 @@ impl NewCall {
             required_skills: Vec::new(),
             priority: 0,
             arrived_at,
+            target_agent: None,
+            max_wait: None,
+            escalation: Vec::new(),
         }
     }
 
@@ -62,6 +84,27 @@ impl NewCall {
                     format!("call.required_skills[{i}].min_level"),
                     format!("{} is outside 1..=5", r.min_level),
                 ));
+            }
+        }
+        if let Some(agent) = &self.target_agent {
+            if let Some(problem) = id_problem(agent.as_str()) {
+                return Err(Error::invalid("call.target_agent", problem));
+            }
+        }
+        for (i, step) in self.escalation.iter().enumerate() {
+            for (j, r) in step.required_skills.iter().enumerate() {
+                if let Some(problem) = id_problem(r.skill.as_str()) {
+                    return Err(Error::invalid(
+                        format!("call.escalation[{i}].required_skills[{j}].skill"),
+                        problem,
+                    ));
+                }
+                if !(MIN_LEVEL..=MAX_LEVEL).contains(&r.min_level) {
+                    return Err(Error::invalid(
+                        format!("call.escalation[{i}].required_skills[{j}].min_level"),
+                        format!("{} is outside 1..=5", r.min_level),
+                    ));
+                }
             }
         }
         if self.priority.unsigned_abs() > MAX_PRIORITY_ABS.unsigned_abs() {

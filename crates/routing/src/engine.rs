@@ -40,12 +40,10 @@ use crate::event::{Event, NoObserver, Observer, Offer, OfferOutcome};
 use crate::ids::{AgentId, CallId, QueueId};
 use crate::policy::{avail_key, AvailKey, KeyInputs, SelectionPolicy};
 use crate::queue::{
-    Indexed, QueueConfig, QueueShared, QueueSnapshot, QueueState, QueueTotals, WaitKey, Waiting,
+    estimate_wait, Indexed, Needs, QueueConfig, QueueShared, QueueSnapshot, QueueState,
+    QueueTotals, WaitKey, Waiting,
 };
-use crate::skills::{
-    is_covered_by, level_of, merge_requirements, normalize_requirements, qualifies,
-    SkillRequirement,
-};
+use crate::skills::{level_of, qualifies};
 use crate::time::Timestamp;
 
 /// Hasher of the id maps: foldhash is several times faster than SipHash on short ids and is
@@ -156,8 +154,8 @@ struct Membership {
 struct CallEntry {
     call: Arc<NewCall>,
     queue: u32,
-    /// Requirements beyond the queue's own (merged with them), if any.
-    extra: Option<Arc<[SkillRequirement]>>,
+    /// What an agent needs beyond queue membership; changes with escalation.
+    needs: Needs,
     /// Place in line; kept when an offer fails so the call goes back where it was.
     key: WaitKey,
     location: Location,
@@ -180,9 +178,26 @@ struct Timer {
 }
 
 enum TimerKind {
-    OfferTimeout { agent: AgentId, epoch: u64 },
-    WrapUpEnd { agent: AgentId, epoch: u64 },
-    QueueTimeout { call: CallId, queue: u32, key: WaitKey },
+    OfferTimeout {
+        agent: AgentId,
+        epoch: u64,
+    },
+    WrapUpEnd {
+        agent: AgentId,
+        epoch: u64,
+    },
+    QueueTimeout {
+        call: CallId,
+        queue: u32,
+        key: WaitKey,
+    },
+    /// Escalation step `step` of a waiting call.
+    Escalate {
+        call: CallId,
+        queue: u32,
+        key: WaitKey,
+        step: usize,
+    },
 }
 
 impl PartialEq for Timer {
@@ -283,10 +298,8 @@ impl Engine {
     ) -> Result<Routed, Error> {
         call.validate()?;
         let q = self.queue(queue)?;
-        let mut reqs = call.required_skills.clone();
-        normalize_requirements(&mut reqs);
-        let extra = (!is_covered_by(&reqs, &q.config.required_skills))
-            .then(|| Arc::from(merge_requirements(&q.config.required_skills, &reqs)));
+        let needs =
+            Needs::new(&q.config.required_skills, &call.required_skills, call.target_agent.clone());
         let key = q.wait_key(call.priority, call.arrived_at, self.next_seq());
         let call_id = call.id.clone();
         let call = Arc::new(call);
@@ -296,7 +309,7 @@ impl Engine {
                 slot.insert(CallEntry {
                     call: call.clone(),
                     queue: q.ordinal,
-                    extra: extra.clone(),
+                    needs: needs.clone(),
                     key,
                     location: Location::Routing,
                 });
@@ -304,9 +317,7 @@ impl Engine {
         }
         let mut events = Vec::new();
         let mut qs = q.state.lock();
-        if let Some(reservation) =
-            self.reserve_from_index(&q, &mut qs, &call_id, extra.as_deref(), now)
-        {
+        if let Some(reservation) = self.reserve_from_index(&q, &mut qs, &call_id, &needs, now) {
             self.set_location(&call_id, Location::WithAgent(reservation.agent.clone()));
             drop(qs);
             bump(&q.counters.entered);
@@ -328,17 +339,27 @@ impl Engine {
                 call: call_id.clone(),
                 priority: call.priority,
                 arrived_at: call.arrived_at,
-                extra,
+                needs,
             },
         );
         let position = qs.waiting.range(..key).count() + 1;
         self.set_location(&call_id, Location::Queued);
         drop(qs);
         bump(&q.counters.entered);
-        if let Some(max_wait) = q.config.max_wait {
+        let max_wait = match (q.config.max_wait, call.max_wait) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(max_wait) = max_wait {
             self.schedule(
                 now.plus(max_wait),
                 TimerKind::QueueTimeout { call: call_id.clone(), queue: q.ordinal, key },
+            );
+        }
+        for (step, escalation) in call.escalation.iter().enumerate() {
+            self.schedule(
+                now.plus(escalation.after),
+                TimerKind::Escalate { call: call_id.clone(), queue: q.ordinal, key, step },
             );
         }
         events.push(Event::CallQueued {
@@ -458,6 +479,11 @@ impl Engine {
             (changed, talk_ms, a.epoch)
         };
         self.shared.calls.remove(call);
+        bump(&q.counters.handled);
+        q.counters.handled_ms.fetch_add(
+            talk_ms.saturating_add(crate::time::duration_millis(q.config.wrap_up)),
+            Relaxed,
+        );
         if let AgentState::WrapUp { deadline, .. } = &changed.state {
             self.schedule(*deadline, TimerKind::WrapUpEnd { agent: agent.clone(), epoch });
         }
@@ -611,6 +637,14 @@ impl Engine {
                             .map_or(0, |i| a.rr_turns[i])
                     })
                     .collect();
+                if a.state != AgentState::LoggedOut {
+                    for m in a.membership.iter() {
+                        self.shared.queues[m.queue as usize].logged_in.fetch_sub(1, Relaxed);
+                    }
+                    for m in membership.iter() {
+                        self.shared.queues[m.queue as usize].logged_in.fetch_add(1, Relaxed);
+                    }
+                }
                 a.profile = profile;
                 a.membership = membership;
                 a.rr_turns = rr_turns;
@@ -758,13 +792,23 @@ impl Engine {
             })
             .map(|idx| idx.agent.clone())
             .collect();
+        let position = qs.waiting.len() + 1;
         drop(qs);
+        let totals = q.counters.snapshot();
+        let logged_in = q.logged_in.load(Relaxed);
         Ok(QueueSnapshot {
             id: queue.clone(),
             waiting,
             oldest_arrival,
             available,
-            totals: q.counters.snapshot(),
+            logged_in: usize::try_from(logged_in).unwrap_or(0),
+            estimated_wait: estimate_wait(
+                position,
+                logged_in,
+                &totals,
+                q.config.default_handle_time,
+            ),
+            totals,
         })
     }
 
@@ -803,6 +847,9 @@ impl Engine {
                     if let Some(changed) = changed {
                         self.finish_change(&agent, changed, timer.at, &mut events);
                     }
+                }
+                TimerKind::Escalate { call, queue, key, step } => {
+                    self.escalate(&call, queue, key, step, timer.at, &mut events);
                 }
                 TimerKind::QueueTimeout { call, queue, key } => {
                     let q = self.shared.queues[queue as usize].clone();
@@ -922,6 +969,20 @@ impl Engine {
                 .map(|idx| idx.agent.clone())
                 .collect();
             drop(qs);
+            let logged_in = agents
+                .iter()
+                .filter(|a| {
+                    a.state != AgentState::LoggedOut
+                        && a.membership.iter().any(|m| m.queue == q.ordinal)
+                })
+                .count();
+            if i64::try_from(logged_in) != Ok(q.logged_in.load(Relaxed)) {
+                problems.push(format!(
+                    "{} counts {} logged-in members, there are {logged_in}",
+                    q.config.id,
+                    q.logged_in.load(Relaxed)
+                ));
+            }
             // Work conservation: no waiting call has a free qualified member agent.
             for AuditAgent { id, state, profile, membership, .. } in &agents {
                 if *state != AgentState::Available
@@ -936,7 +997,7 @@ impl Engine {
                     ));
                 }
                 for w in &waiting {
-                    if w.extra.as_deref().is_none_or(|reqs| qualifies(&profile.skills, reqs)) {
+                    if w.needs.admit(id, &profile.skills) {
                         problems.push(format!(
                             "call {} waits in {} while qualified agent {id} is available",
                             w.call, q.config.id
@@ -948,9 +1009,73 @@ impl Engine {
         problems
     }
 
+    /// How long a call arriving now in `queue` would wait (position times average handle
+    /// time over logged-in members), zero if a member is available, `None` if no member is
+    /// logged in.
+    pub fn estimated_wait(&self, queue: &QueueId) -> Result<Option<Duration>, Error> {
+        let snapshot = self.queue_snapshot(queue)?;
+        if !snapshot.available.is_empty() {
+            return Ok(Some(Duration::ZERO));
+        }
+        Ok(snapshot.estimated_wait)
+    }
+
+    /// Whether any logged-in member of `queue` meets `extra` requirements (on top of the
+    /// queue's). Walks the agents: meant for plan decisions such as "no qualified agent", not
+    /// for every call.
+    pub fn has_qualified_agent(
+        &self,
+        queue: &QueueId,
+        extra: &[crate::skills::SkillRequirement],
+    ) -> Result<bool, Error> {
+        let q = self.queue(queue)?;
+        if q.logged_in.load(Relaxed) <= 0 {
+            return Ok(false);
+        }
+        let needs = Needs::new(&q.config.required_skills, extra, None);
+        Ok(self.shared.agents.iter().any(|a| {
+            a.state != AgentState::LoggedOut
+                && a.membership.iter().any(|m| m.queue == q.ordinal)
+                && needs.admit(a.key(), &a.profile.skills)
+        }))
+    }
+
     // ---------------------------------------------------------------------------------------
     // Internals
     // ---------------------------------------------------------------------------------------
+
+    /// Applies escalation step `step` to a call still waiting under `key`: its extra
+    /// requirements become the step's, any target agent is dropped, and it is offered at once
+    /// if an agent of the wider pool is free.
+    fn escalate(
+        &self,
+        call: &CallId,
+        queue: u32,
+        key: WaitKey,
+        step: usize,
+        now: Timestamp,
+        events: &mut Vec<Event>,
+    ) {
+        let q = self.shared.queues[queue as usize].clone();
+        let mut qs = q.state.lock();
+        if qs.waiting.get(&key).is_none_or(|w| &w.call != call) {
+            return;
+        }
+        let Some(data) = self.shared.calls.get(call).map(|c| c.call.clone()) else { return };
+        let Some(escalation) = data.escalation.get(step) else { return };
+        let needs = Needs::new(&q.config.required_skills, &escalation.required_skills, None);
+        if let Some(mut c) = self.shared.calls.get_mut(call) {
+            c.needs = needs.clone();
+        }
+        if let Some(reservation) = self.reserve_from_index(&q, &mut qs, call, &needs, now) {
+            qs.waiting.remove(&key);
+            self.set_location(call, Location::WithAgent(reservation.agent.clone()));
+            drop(qs);
+            self.after_reservation(&q, call.clone(), reservation, now, events);
+        } else if let Some(w) = qs.waiting.get_mut(&key) {
+            w.needs = needs;
+        }
+    }
 
     fn next_seq(&self) -> u64 {
         self.shared.seq.fetch_add(1, Relaxed)
@@ -1056,8 +1181,16 @@ impl Engine {
     fn set_state(&self, a: &mut AgentEntry, next: AgentState, now: Timestamp) -> Changed {
         let unindex =
             (a.state == AgentState::Available).then(|| (a.epoch, std::mem::take(&mut a.indexed)));
-        if a.state == AgentState::LoggedOut {
+        let was_out = a.state == AgentState::LoggedOut;
+        let is_out = next == AgentState::LoggedOut;
+        if was_out {
             a.counters = AgentCounters::default();
+        }
+        if was_out != is_out {
+            let delta = if was_out { 1 } else { -1 };
+            for m in a.membership.iter() {
+                self.shared.queues[m.queue as usize].logged_in.fetch_add(delta, Relaxed);
+            }
         }
         let dispatch = next == AgentState::Available;
         a.state = next;
@@ -1164,8 +1297,8 @@ impl Engine {
     /// Puts a call whose offer failed back at its old place in line, offering it to another
     /// available agent first. It was admitted already, so `max_waiting` does not apply.
     fn requeue(&self, call: &CallId, missed: bool, now: Timestamp, events: &mut Vec<Event>) {
-        let Some((call_data, queue, extra, key)) =
-            self.shared.calls.get(call).map(|c| (c.call.clone(), c.queue, c.extra.clone(), c.key))
+        let Some((call_data, queue, needs, key)) =
+            self.shared.calls.get(call).map(|c| (c.call.clone(), c.queue, c.needs.clone(), c.key))
         else {
             return;
         };
@@ -1174,8 +1307,7 @@ impl Engine {
             bump(&q.counters.offers_missed);
         }
         let mut qs = q.state.lock();
-        if let Some(reservation) = self.reserve_from_index(&q, &mut qs, call, extra.as_deref(), now)
-        {
+        if let Some(reservation) = self.reserve_from_index(&q, &mut qs, call, &needs, now) {
             self.set_location(call, Location::WithAgent(reservation.agent.clone()));
             drop(qs);
             self.after_reservation(&q, call.clone(), reservation, now, events);
@@ -1187,7 +1319,7 @@ impl Engine {
                 call: call.clone(),
                 priority: call_data.priority,
                 arrived_at: call_data.arrived_at,
-                extra,
+                needs,
             },
         );
         let position = qs.waiting.range(..key).count() + 1;
@@ -1244,10 +1376,29 @@ impl Engine {
         q: &QueueShared,
         qs: &mut QueueState,
         call: &CallId,
-        extra: Option<&[SkillRequirement]>,
+        needs: &Needs,
         now: Timestamp,
     ) -> Option<Reservation> {
         let QueueState { available, rr_turn, .. } = qs;
+        if let Some(target) = &needs.agent {
+            // Only one agent will do: find its entry in this queue's index through the agent
+            // rather than walking the index.
+            let key = self.shared.agents.get(target).and_then(|a| {
+                a.indexed.iter().find(|(queue, _)| *queue == q.ordinal).map(|(_, key)| *key)
+            })?;
+            let idx = available.get(&key)?.clone();
+            return match self.try_reserve(q, &idx, rr_turn, call, needs, now) {
+                TryReserve::Reserved(r) => {
+                    available.remove(&key);
+                    Some(r)
+                }
+                TryReserve::Stale => {
+                    available.remove(&key);
+                    None
+                }
+                TryReserve::NotQualified => None,
+            };
+        }
         let mut stale: Vec<AvailKey> = Vec::new();
         let mut found = None;
         // Random: start the walk at a uniformly drawn place, so every available member is
@@ -1262,7 +1413,7 @@ impl Engine {
         };
         let walk = available.iter().skip(start).chain(available.iter().take(start));
         for (key, idx) in walk {
-            match self.try_reserve(q, idx, rr_turn, call, extra, now) {
+            match self.try_reserve(q, idx, rr_turn, call, needs, now) {
                 TryReserve::Reserved(r) => {
                     found = Some((*key, r));
                     break;
@@ -1286,14 +1437,14 @@ impl Engine {
         idx: &Indexed,
         rr_turn: &mut u64,
         call: &CallId,
-        extra: Option<&[SkillRequirement]>,
+        needs: &Needs,
         now: Timestamp,
     ) -> TryReserve {
         let Some(mut a) = self.shared.agents.get_mut(&idx.agent) else { return TryReserve::Stale };
         if a.epoch != idx.epoch || a.state != AgentState::Available {
             return TryReserve::Stale;
         }
-        if extra.is_some_and(|reqs| !qualifies(&a.profile.skills, reqs)) {
+        if !needs.admit(&idx.agent, &a.profile.skills) {
             return TryReserve::NotQualified;
         }
         *rr_turn += 1;
@@ -1389,9 +1540,7 @@ impl Engine {
         // The best call: highest effective priority now, then earliest arrival, then engine order.
         let mut best: Option<(usize, WaitKey, f64)> = None;
         for (i, qs) in guards.iter().enumerate() {
-            let candidate = qs.waiting.iter().find(|(_, w)| {
-                w.extra.as_deref().is_none_or(|reqs| qualifies(&profile.skills, reqs))
-            });
+            let candidate = qs.waiting.iter().find(|(_, w)| w.needs.admit(agent, &profile.skills));
             if let Some((key, w)) = candidate {
                 let score = queues[i].effective_priority(w, now);
                 let better = match &best {
@@ -1412,10 +1561,10 @@ impl Engine {
         if let Some((i, key, _)) = best {
             let q = queues[i];
             let call = guards[i].waiting[&key].call.clone();
-            let extra = guards[i].waiting[&key].extra.clone();
+            let needs = guards[i].waiting[&key].needs.clone();
             let idx = Indexed { agent: agent.clone(), epoch };
             let QueueState { rr_turn, .. } = &mut *guards[i];
-            match self.try_reserve(q, &idx, rr_turn, &call, extra.as_deref(), now) {
+            match self.try_reserve(q, &idx, rr_turn, &call, &needs, now) {
                 TryReserve::Reserved(r) => {
                     guards[i].waiting.remove(&key);
                     self.set_location(&call, Location::WithAgent(agent.clone()));

@@ -60,7 +60,7 @@ mod time;
 pub use agent::{
     AgentCounters, AgentProfile, AgentSnapshot, AgentState, AgentStateKind, Capacity, REASON_MISSED,
 };
-pub use call::{CallStatus, NewCall, MAX_PRIORITY_ABS};
+pub use call::{CallStatus, Escalation, NewCall, MAX_PRIORITY_ABS};
 pub use engine::{Engine, EngineConfig, Routed, MAX_REASON_LEN_BYTES};
 pub use error::Error;
 pub use event::{Event, EventLog, NoObserver, Observer, Offer, OfferOutcome};

@@ -36,6 +36,9 @@ pub struct QueueConfig {
     pub priority_aging: Option<Duration>,
     /// Longest a call may wait before it leaves the queue with [`crate::Event::QueueTimedOut`].
     pub max_wait: Option<Duration>,
+    /// Handle time (talk plus wrap-up) assumed for the estimated wait until calls have been
+    /// handled.
+    pub default_handle_time: Duration,
 }
 
 impl QueueConfig {
@@ -52,6 +55,7 @@ impl QueueConfig {
             max_waiting: 1000,
             priority_aging: None,
             max_wait: None,
+            default_handle_time: Duration::from_secs(180),
         }
     }
 
@@ -102,9 +106,39 @@ pub(crate) struct Waiting {
     pub(crate) call: CallId,
     pub(crate) priority: i32,
     pub(crate) arrived_at: Timestamp,
+    /// What an agent needs beyond queue membership to take the call.
+    pub(crate) needs: Needs,
+}
+
+/// What an agent needs, beyond membership of the call's queue, to take a call.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Needs {
     /// Requirements beyond the queue's own, merged with them; `None` when the queue's own
-    /// requirements are all the call needs, so every member agent qualifies.
-    pub(crate) extra: Option<Arc<[SkillRequirement]>>,
+    /// requirements are all the call needs.
+    pub(crate) skills: Option<Arc<[SkillRequirement]>>,
+    /// Only this agent will do.
+    pub(crate) agent: Option<AgentId>,
+}
+
+impl Needs {
+    /// Needs of a call with `extra` requirements in a queue requiring `queue_skills`.
+    pub(crate) fn new(
+        queue_skills: &[SkillRequirement],
+        extra: &[SkillRequirement],
+        agent: Option<AgentId>,
+    ) -> Needs {
+        let mut extra = extra.to_vec();
+        crate::skills::normalize_requirements(&mut extra);
+        let skills = (!crate::skills::is_covered_by(&extra, queue_skills))
+            .then(|| Arc::from(crate::skills::merge_requirements(queue_skills, &extra)));
+        Needs { skills, agent }
+    }
+
+    /// Whether a member agent with these skills meets them.
+    pub(crate) fn admit(&self, agent: &AgentId, skills: &[crate::skills::SkillLevel]) -> bool {
+        self.agent.as_ref().is_none_or(|only| only == agent)
+            && self.skills.as_deref().is_none_or(|reqs| crate::skills::qualifies(skills, reqs))
+    }
 }
 
 /// An available agent in a queue's index, for one availability period (`epoch`).
@@ -151,6 +185,10 @@ pub struct QueueCounters {
     pub withdrawn: AtomicU64,
     /// Total wait of answered calls, in milliseconds.
     pub answered_wait_ms: AtomicU64,
+    /// Calls handled to the end (talk finished).
+    pub handled: AtomicU64,
+    /// Their total handle time, talk plus the queue's wrap-up, in milliseconds.
+    pub handled_ms: AtomicU64,
 }
 
 impl QueueCounters {
@@ -167,6 +205,8 @@ impl QueueCounters {
             timed_out: self.timed_out.load(Relaxed),
             withdrawn: self.withdrawn.load(Relaxed),
             answered_wait_ms: self.answered_wait_ms.load(Relaxed),
+            handled: self.handled.load(Relaxed),
+            handled_ms: self.handled_ms.load(Relaxed),
         }
     }
 }
@@ -194,6 +234,10 @@ pub struct QueueTotals {
     pub withdrawn: u64,
     /// See [`QueueCounters::answered_wait_ms`].
     pub answered_wait_ms: u64,
+    /// See [`QueueCounters::handled`].
+    pub handled: u64,
+    /// See [`QueueCounters::handled_ms`].
+    pub handled_ms: u64,
 }
 
 /// One queue inside the engine.
@@ -207,6 +251,9 @@ pub(crate) struct QueueShared {
     pub(crate) aging_ms: u64,
     pub(crate) state: Mutex<QueueState>,
     pub(crate) counters: QueueCounters,
+    /// Member agents logged in (any state but logged out); adjusted on every login, logout
+    /// and membership change.
+    pub(crate) logged_in: std::sync::atomic::AtomicI64,
 }
 
 impl QueueShared {
@@ -217,6 +264,7 @@ impl QueueShared {
             config,
             state: Mutex::new(QueueState::default()),
             counters: QueueCounters::default(),
+            logged_in: std::sync::atomic::AtomicI64::new(0),
         }
     }
 
@@ -244,6 +292,23 @@ impl QueueShared {
     }
 }
 
+/// How long a new call would wait: its position times the average handle time, over the
+/// logged-in members; `None` when no member is logged in (it would wait for ever).
+pub(crate) fn estimate_wait(
+    position: usize,
+    logged_in: i64,
+    totals: &QueueTotals,
+    default_handle_time: Duration,
+) -> Option<Duration> {
+    let staffed = u64::try_from(logged_in).ok().filter(|n| *n > 0)?;
+    let aht_ms = if totals.handled > 0 {
+        totals.handled_ms / totals.handled
+    } else {
+        duration_millis(default_handle_time)
+    };
+    Some(Duration::from_millis((position as u64).saturating_mul(aht_ms) / staffed))
+}
+
 /// A copy of one queue's current contents, for supervisors and tests.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueSnapshot {
@@ -255,6 +320,10 @@ pub struct QueueSnapshot {
     pub oldest_arrival: Option<Timestamp>,
     /// Available member agents, in the order the policy will pick them.
     pub available: Vec<AgentId>,
+    /// Member agents logged in.
+    pub logged_in: usize,
+    /// How long a call arriving now would wait; `None` with nobody logged in.
+    pub estimated_wait: Option<Duration>,
     /// Running totals.
     pub totals: QueueTotals,
 }

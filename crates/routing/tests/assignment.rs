@@ -258,3 +258,99 @@ fn withdrawn_calls_come_back_with_their_arrival_time() {
         ["c1".into(), "later".into()]
     );
 }
+
+#[test]
+fn a_targeted_call_waits_for_its_agent_until_escalation_frees_it() {
+    let w = World::new(vec![queue("q", "s", SelectionPolicy::LongestIdle, 0)]);
+    w.agent("other", &[("s", 1)], true, t(0));
+    w.agent("last", &[("s", 1)], false, t(0));
+    let mut call = NewCall::new("c1", t(1));
+    call.target_agent = Some("last".into());
+    call.escalation = vec![switchboard_routing::Escalation {
+        after: Duration::from_secs(30),
+        required_skills: vec![],
+    }];
+    let routed = w.engine.route_call(&"q".into(), call, t(1)).expect("route");
+    assert!(
+        matches!(routed, Routed::Queued { .. }),
+        "other is free but not the target: {routed:?}"
+    );
+    w.assert_consistent();
+    w.engine.advance(t(30));
+    assert_eq!(w.agent_of("c1"), None, "escalation is due at 31 s");
+    w.engine.advance(t(31));
+    assert_eq!(w.agent_of("c1").as_deref(), Some("other"));
+    w.assert_consistent();
+}
+
+#[test]
+fn a_targeted_call_goes_to_its_agent_at_once_when_free() {
+    let w = World::new(vec![queue("q", "s", SelectionPolicy::LongestIdle, 0)]);
+    w.agent("first", &[("s", 1)], true, t(0));
+    w.agent("last", &[("s", 1)], true, t(5));
+    let mut call = NewCall::new("c1", t(10));
+    call.target_agent = Some("last".into());
+    w.engine.route_call(&"q".into(), call, t(10)).expect("route");
+    assert_eq!(w.agent_of("c1").as_deref(), Some("last"));
+    w.call("q", "c2", 0, t(11));
+    assert_eq!(w.agent_of("c2").as_deref(), Some("first"));
+    w.assert_consistent();
+}
+
+#[test]
+fn escalation_lowers_the_required_level_step_by_step() {
+    let w = World::new(vec![queue("q", "s", SelectionPolicy::LongestIdle, 0)]);
+    w.agent("junior", &[("s", 1), ("lang:fr", 1)], true, t(0));
+    let mut call = NewCall::new("c1", t(0));
+    call.required_skills = vec![SkillRequirement::new("lang:fr", 5)];
+    call.escalation = vec![
+        switchboard_routing::Escalation {
+            after: Duration::from_secs(20),
+            required_skills: vec![SkillRequirement::new("lang:fr", 3)],
+        },
+        switchboard_routing::Escalation {
+            after: Duration::from_secs(40),
+            required_skills: vec![SkillRequirement::new("lang:fr", 1)],
+        },
+    ];
+    w.engine.route_call(&"q".into(), call, t(0)).expect("route");
+    w.engine.advance(t(20));
+    assert_eq!(w.agent_of("c1"), None, "level 3 still excludes a level-1 speaker");
+    w.engine.advance(t(40));
+    assert_eq!(w.agent_of("c1").as_deref(), Some("junior"));
+}
+
+#[test]
+fn a_call_level_wait_limit_applies_when_shorter_than_the_queues() {
+    let w = World::new(vec![queue("q", "s", SelectionPolicy::LongestIdle, 0)]);
+    let mut call = NewCall::new("c1", t(0));
+    call.max_wait = Some(Duration::from_secs(15));
+    w.engine.route_call(&"q".into(), call, t(0)).expect("route");
+    w.engine.advance(t(15));
+    assert_eq!(w.engine.call_count(), 0);
+}
+
+#[test]
+fn estimated_wait_is_position_times_handle_time_over_staff() {
+    let mut q = queue("q", "s", SelectionPolicy::LongestIdle, 20);
+    q.default_handle_time = Duration::from_secs(200);
+    let w = World::new(vec![q]);
+    assert_eq!(w.engine.estimated_wait(&"q".into()).expect("q"), None, "nobody logged in");
+    w.agent("a", &[("s", 1)], true, t(0));
+    w.agent("b", &[("s", 1)], false, t(0));
+    assert_eq!(w.engine.estimated_wait(&"q".into()).expect("q"), Some(Duration::ZERO), "a is free");
+    w.call("q", "c1", 0, t(1));
+    w.call("q", "c2", 0, t(1));
+    w.call("q", "c3", 0, t(1));
+    // Two waiting, two logged in, 200 s default: the next caller is third, 3 * 200 / 2 = 300 s.
+    assert_eq!(w.engine.estimated_wait(&"q".into()).expect("q"), Some(Duration::from_secs(300)));
+    // After one handled call of 100 s talk + 20 s wrap, the average is 120 s: 3 * 120 / 2.
+    w.engine.call_answered(&"c1".into(), t(10)).expect("answer");
+    w.engine.call_ended(&"c1".into(), t(110)).expect("end");
+    assert_eq!(w.engine.estimated_wait(&"q".into()).expect("q"), Some(Duration::from_secs(180)));
+    assert!(w.engine.has_qualified_agent(&"q".into(), &[]).expect("q"));
+    assert!(!w
+        .engine
+        .has_qualified_agent(&"q".into(), &[SkillRequirement::new("lang:fr", 1)])
+        .expect("q"));
+}
