@@ -301,11 +301,10 @@ pub(crate) fn estimate_wait(
     default_handle_time: Duration,
 ) -> Option<Duration> {
     let staffed = u64::try_from(logged_in).ok().filter(|n| *n > 0)?;
-    let aht_ms = if totals.handled > 0 {
-        totals.handled_ms / totals.handled
-    } else {
-        duration_millis(default_handle_time)
-    };
+    let aht_ms = totals
+        .handled_ms
+        .checked_div(totals.handled)
+        .unwrap_or_else(|| duration_millis(default_handle_time));
     Some(Duration::from_millis((position as u64).saturating_mul(aht_ms) / staffed))
 }
 
