@@ -18,6 +18,9 @@ pub enum Error {
     /// No call in the engine has this id (never routed, or already ended).
     #[error("unknown call {0}")]
     UnknownCall(CallId),
+    /// No entry point has this dialed number.
+    #[error("no entry point for dialed number {0:?}")]
+    UnknownEntryPoint(String),
     /// A call with this id is already in the engine.
     #[error("call {0} already exists")]
     DuplicateCall(CallId),

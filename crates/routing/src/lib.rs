@@ -52,6 +52,7 @@ mod engine;
 mod error;
 mod event;
 mod ids;
+pub mod plan;
 mod policy;
 mod queue;
 mod skills;

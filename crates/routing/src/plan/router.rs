@@ -1,0 +1,882 @@
+//! Runs routing plans: walks a call through its entry point's plan, hands it to the engine,
+//! and keeps what a plan needs between steps (IVR sessions, last agents, split state).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use dashmap::DashMap;
+use parking_lot::Mutex;
+use serde::Serialize;
+
+use super::calendar::CalendarStatus;
+use super::config::{NodeKind, RoutingConfig, SkillTemplate};
+use super::customers::CustomerStore;
+use super::expr::OverflowCondition;
+use super::split::SmoothWeighted;
+use crate::call::{Escalation, NewCall};
+use crate::engine::{Engine, EngineConfig, Routed};
+use crate::error::Error;
+use crate::event::{Event, Observer, Offer};
+use crate::ids::{AgentId, CallId, QueueId};
+use crate::skills::SkillRequirement;
+use crate::time::Timestamp;
+
+/// Most nodes one walk may visit before it stops: a guard against loops a plan author made
+/// through caller-free branches (which `config check` also rejects).
+pub const MAX_STEPS_PER_WALK: usize = 64;
+
+/// A call as the switch presents it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IncomingCall {
+    /// The switch's call id.
+    pub id: CallId,
+    /// Caller number, E.164.
+    pub caller: String,
+    /// Dialed number: selects the plan.
+    pub dialed: String,
+    /// Customer id if the switch already knows it.
+    pub customer_id: Option<String>,
+    /// Customer data the switch sends along.
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// What the switch should do with a call now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Ring this agent.
+    Connect {
+        /// The offer.
+        offer: Offer,
+    },
+    /// The call waits; an assignment follows when an agent frees up.
+    Queued {
+        /// The queue.
+        queue: QueueId,
+        /// Place in line, 1-based.
+        position: usize,
+        /// Estimated wait in seconds, if anyone is logged in.
+        estimated_wait_s: Option<u64>,
+    },
+    /// Play a prompt and collect digits, then call [`Router::submit_digits`].
+    Collect {
+        /// Prompt id.
+        prompt: String,
+        /// Fewest digits.
+        min_digits: u32,
+        /// Most digits.
+        max_digits: u32,
+        /// How long to wait for input, in seconds.
+        timeout_s: u64,
+    },
+    /// Transfer to an external number.
+    Transfer {
+        /// The number.
+        number: String,
+    },
+    /// Send to voicemail.
+    Voicemail {
+        /// The mailbox.
+        mailbox: String,
+    },
+    /// Play an announcement, then hang up.
+    Announce {
+        /// Prompt id.
+        prompt: String,
+    },
+    /// Hang up.
+    Hangup {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One node visited, and why the walk went on the way it did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TraceStep {
+    /// Node name.
+    pub node: String,
+    /// Node type.
+    pub kind: &'static str,
+    /// What was decided there, e.g. `calendar support-hours: closed (holiday Christmas)`.
+    pub note: String,
+}
+
+/// A routing decision with the trace that led to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// The call.
+    pub call: CallId,
+    /// What to do.
+    #[serde(flatten)]
+    pub action: Action,
+    /// Every node visited since the call arrived, in order.
+    pub trace: Vec<TraceStep>,
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.action {
+            Action::Connect { offer } => writeln!(
+                f,
+                "connect {} to agent {} (queue {})",
+                self.call, offer.agent, offer.queue
+            )?,
+            Action::Queued { queue, position, estimated_wait_s } => {
+                let wait = estimated_wait_s.map_or("unknown".to_string(), |s| format!("{s} s"));
+                writeln!(
+                    f,
+                    "queue {} in {queue} at position {position}, estimated wait {wait}",
+                    self.call
+                )?
+            }
+            Action::Collect { prompt, min_digits, max_digits, timeout_s } => writeln!(
+                f,
+                "play {prompt} and collect {min_digits}-{max_digits} digits (timeout {timeout_s} s)"
+            )?,
+            Action::Transfer { number } => writeln!(f, "transfer {} to {number}", self.call)?,
+            Action::Voicemail { mailbox } => writeln!(f, "voicemail {mailbox}")?,
+            Action::Announce { prompt } => writeln!(f, "announce {prompt} and hang up")?,
+            Action::Hangup { reason } => writeln!(f, "hang up: {reason}")?,
+        }
+        writeln!(f, "trace:")?;
+        for (i, step) in self.trace.iter().enumerate() {
+            writeln!(f, "  {}. {} ({}): {}", i + 1, step.node, step.kind, step.note)?;
+        }
+        Ok(())
+    }
+}
+
+/// A call inside a plan: in the IVR, or queued with somewhere to go on timeout.
+#[derive(Clone, Debug)]
+struct Session {
+    plan: usize,
+    call: NewCall,
+    /// The input node waiting for digits, and retries left there.
+    awaiting: Option<(usize, u32)>,
+    /// Where the plan goes on if the call times out of its queue.
+    resume: Option<usize>,
+    trace: Vec<TraceStep>,
+}
+
+impl Session {
+    fn customer_key(&self) -> String {
+        self.call.customer_id.clone().unwrap_or_else(|| self.call.caller.clone())
+    }
+}
+
+/// What the engine's observer shares with the router.
+struct PlanState {
+    /// Calls inside a plan. Never held across an engine call: the observer reads it.
+    sessions: DashMap<CallId, Session, foldhash::fast::RandomState>,
+    /// Customer key (customer id or caller number) to the agent who last answered them.
+    last_agent: DashMap<String, (AgentId, Timestamp), foldhash::fast::RandomState>,
+    /// Calls that timed out of a queue, waiting for [`Router::advance`] to resume their plan.
+    timed_out: Mutex<Vec<(NewCall, Timestamp)>>,
+    downstream: Arc<dyn Observer>,
+}
+
+struct PlanObserver(Arc<PlanState>);
+
+impl Observer for PlanObserver {
+    fn on_event(&self, event: &Event) {
+        let state = &self.0;
+        match event {
+            Event::CallAnswered { call, agent, at, .. } => {
+                let key = state.sessions.get(call).map(|s| s.customer_key());
+                if let Some(key) = key {
+                    state.last_agent.insert(key, (agent.clone(), *at));
+                }
+            }
+            Event::CallEnded { call, .. } | Event::CallAbandoned { call, .. } => {
+                state.sessions.remove(call);
+            }
+            Event::QueueTimedOut { call, at, .. } => {
+                state.timed_out.lock().push(((**call).clone(), *at));
+            }
+            _ => {}
+        }
+        state.downstream.on_event(event);
+    }
+}
+
+/// Runs routing plans over an [`Engine`]. Cheap to clone.
+#[derive(Clone)]
+pub struct Router {
+    engine: Engine,
+    config: Arc<RoutingConfig>,
+    customers: Arc<CustomerStore>,
+    state: Arc<PlanState>,
+    /// Split state per plan and node (`None` for other nodes).
+    splits: Arc<Vec<Vec<Option<Mutex<SmoothWeighted>>>>>,
+}
+
+impl fmt::Debug for Router {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Router")
+            .field("engine", &self.engine)
+            .field("sessions", &self.state.sessions.len())
+            .finish()
+    }
+}
+
+impl Router {
+    /// A router over a new engine built from the configuration's queues. Agents in the
+    /// configuration are created logged out. Every engine event reaches `observer`.
+    pub fn new(
+        config: RoutingConfig,
+        customers: CustomerStore,
+        observer: Arc<dyn Observer>,
+    ) -> Result<Router, Error> {
+        let state = Arc::new(PlanState {
+            sessions: DashMap::with_hasher(Default::default()),
+            last_agent: DashMap::with_hasher(Default::default()),
+            timed_out: Mutex::new(Vec::new()),
+            downstream: observer,
+        });
+        let engine = Engine::with_observer(
+            EngineConfig {
+                queues: config.queues.clone(),
+                max_consecutive_missed: config.max_consecutive_missed,
+                seed: config.seed,
+            },
+            Arc::new(PlanObserver(state.clone())),
+        )?;
+        for agent in &config.agents {
+            engine.upsert_agent(agent.clone(), Timestamp::ZERO)?;
+        }
+        let splits = config
+            .plans
+            .iter()
+            .map(|plan| {
+                plan.nodes
+                    .iter()
+                    .map(|node| match &node.kind {
+                        NodeKind::Percentage { weights, .. } => {
+                            Some(Mutex::new(SmoothWeighted::new(weights)))
+                        }
+                        NodeKind::RoundRobin { targets } => {
+                            Some(Mutex::new(SmoothWeighted::new(&vec![1; targets.len()])))
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(Router {
+            engine,
+            config: Arc::new(config),
+            customers: Arc::new(customers),
+            state,
+            splits: Arc::new(splits),
+        })
+    }
+
+    /// The engine underneath (agents, queues, stats).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RoutingConfig {
+        &self.config
+    }
+
+    /// The customer store.
+    pub fn customers(&self) -> &CustomerStore {
+        &self.customers
+    }
+
+    /// Records that `agent` served `customer_key` at `at` (for replays and imports; answered
+    /// calls are recorded automatically).
+    pub fn remember_last_agent(&self, customer_key: &str, agent: AgentId, at: Timestamp) {
+        self.state.last_agent.insert(customer_key.to_string(), (agent, at));
+    }
+
+    /// Routes a new call through the plan of its dialed number. `now` must be Unix time in
+    /// milliseconds: calendars read the wall-clock date from it.
+    pub fn start_call(&self, call: IncomingCall, now: Timestamp) -> Result<Decision, Error> {
+        let plan_index = *self
+            .config
+            .entry_points
+            .get(&call.dialed)
+            .ok_or_else(|| Error::UnknownEntryPoint(call.dialed.clone()))?;
+        if self.state.sessions.contains_key(&call.id) || self.engine.call_status(&call.id).is_some()
+        {
+            return Err(Error::DuplicateCall(call.id));
+        }
+        let mut new_call = NewCall::new(call.id.clone(), now);
+        new_call.caller = call.caller;
+        new_call.dialed = call.dialed;
+        new_call.customer_id = call.customer_id;
+        new_call.attributes = call.attributes;
+        new_call.validate()?;
+        let session = Session {
+            plan: plan_index,
+            call: new_call,
+            awaiting: None,
+            resume: None,
+            trace: Vec::new(),
+        };
+        let start = self.config.plans[plan_index].start;
+        Ok(self.walk(session, start, now))
+    }
+
+    /// Continues a call waiting in an IVR node with the digits the caller pressed, or `None`
+    /// when the prompt timed out.
+    pub fn submit_digits(
+        &self,
+        call: &CallId,
+        digits: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Decision, Error> {
+        let Some((_, mut session)) =
+            self.state.sessions.remove_if(call, |_, s| s.awaiting.is_some())
+        else {
+            return Err(Error::CallStateMismatch {
+                call: call.clone(),
+                action: "given digits",
+                reason: "it is not waiting for input".into(),
+            });
+        };
+        if let Some(d) = digits {
+            if d.len() > 64 || !d.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#') {
+                self.state.sessions.insert(call.clone(), session);
+                return Err(Error::invalid("digits", "must be up to 64 of 0-9, * and #"));
+            }
+        }
+        let Some((node_index, tries_left)) = session.awaiting.take() else {
+            unreachable!("remove_if checked that the session awaits input")
+        };
+        let plan = &self.config.plans[session.plan];
+        let node = &plan.nodes[node_index];
+        let mut note = String::new();
+        let next = match (&node.kind, digits) {
+            (NodeKind::Menu { options, on_invalid, on_timeout, on_failure, .. }, pressed) => {
+                let choice = pressed.and_then(|d| options.get(d).map(|n| (d, *n)));
+                match (choice, pressed) {
+                    (Some((d, target)), _) => {
+                        note = format!("pressed {d} -> {}", plan.nodes[target].name);
+                        Some(target)
+                    }
+                    (None, Some(d)) if on_invalid.is_some() => {
+                        note = format!(
+                            "invalid input {d:?} -> {}",
+                            plan.nodes[on_invalid.unwrap_or(*on_failure)].name
+                        );
+                        *on_invalid
+                    }
+                    (None, None) if on_timeout.is_some() => {
+                        note = format!(
+                            "no input -> {}",
+                            plan.nodes[on_timeout.unwrap_or(*on_failure)].name
+                        );
+                        *on_timeout
+                    }
+                    (None, pressed) => {
+                        self.retry(tries_left, *on_failure, pressed, &mut session, &mut note)
+                    }
+                }
+            }
+            (
+                NodeKind::Collect { attribute, min_digits, max_digits, next, on_failure, .. },
+                pressed,
+            ) => {
+                let valid = pressed.filter(|d| {
+                    let n = d.len() as u32;
+                    (*min_digits..=*max_digits).contains(&n)
+                        && d.chars().all(|c| c.is_ascii_digit())
+                });
+                match valid {
+                    Some(d) => {
+                        session.call.attributes.insert(attribute.clone(), d.to_string());
+                        note = format!("collected {attribute}={d}");
+                        Some(*next)
+                    }
+                    None => self.retry(tries_left, *on_failure, pressed, &mut session, &mut note),
+                }
+            }
+            _ => None,
+        };
+        let kind = node.kind.type_name();
+        session.trace.push(TraceStep { node: node.name.clone(), kind, note });
+        match next {
+            Some(next) => Ok(self.walk(session, next, now)),
+            // Retry: play the same prompt again.
+            None => Ok(self.walk_input_again(session, node_index, tries_left.saturating_sub(1))),
+        }
+    }
+
+    /// The call hung up while the plan had it (in the IVR, or queued): forget it.
+    pub fn hangup(&self, call: &CallId, now: Timestamp) -> Result<(), Error> {
+        if self.state.sessions.remove_if(call, |_, s| s.awaiting.is_some()).is_some() {
+            return Ok(());
+        }
+        self.engine.call_abandoned(call, now)
+    }
+
+    /// Fires the engine's timers due by `now` and resumes the plans of calls that timed out
+    /// of their queues. Returns the new decisions for the switch.
+    pub fn advance(&self, now: Timestamp) -> Vec<Decision> {
+        self.engine.advance(now);
+        let timed_out = std::mem::take(&mut *self.state.timed_out.lock());
+        timed_out
+            .into_iter()
+            .map(|(call, at)| {
+                let session = self.state.sessions.remove(&call.id).map(|(_, s)| s);
+                match session {
+                    Some(mut session) => {
+                        session.call = call;
+                        match session.resume.take() {
+                            Some(next) => self.walk(session, next, at),
+                            None => Decision {
+                                call: session.call.id.clone(),
+                                action: Action::Hangup {
+                                    reason: "queue wait limit reached".into(),
+                                },
+                                trace: session.trace,
+                            },
+                        }
+                    }
+                    None => Decision {
+                        call: call.id.clone(),
+                        action: Action::Hangup { reason: "queue wait limit reached".into() },
+                        trace: Vec::new(),
+                    },
+                }
+            })
+            .collect()
+    }
+
+    /// The trace of a call still in a plan.
+    pub fn trace(&self, call: &CallId) -> Option<Vec<TraceStep>> {
+        self.state.sessions.get(call).map(|s| s.trace.clone())
+    }
+
+    fn retry(
+        &self,
+        tries_left: u32,
+        on_failure: usize,
+        pressed: Option<&str>,
+        session: &mut Session,
+        note: &mut String,
+    ) -> Option<usize> {
+        let what = pressed.map_or("no input".to_string(), |d| format!("invalid input {d:?}"));
+        if tries_left == 0 {
+            let target = &self.config.plans[session.plan].nodes[on_failure].name;
+            *note = format!("{what}, no retries left -> {target}");
+            Some(on_failure)
+        } else {
+            *note = format!(
+                "{what}, {} retr{} left",
+                tries_left,
+                if tries_left == 1 { "y" } else { "ies" }
+            );
+            None
+        }
+    }
+
+    fn walk_input_again(&self, mut session: Session, node: usize, tries_left: u32) -> Decision {
+        let action = self.input_action(session.plan, node);
+        session.awaiting = Some((node, tries_left));
+        let decision =
+            Decision { call: session.call.id.clone(), action, trace: session.trace.clone() };
+        self.state.sessions.insert(session.call.id.clone(), session);
+        decision
+    }
+
+    fn input_action(&self, plan: usize, node: usize) -> Action {
+        match &self.config.plans[plan].nodes[node].kind {
+            NodeKind::Menu { prompt, timeout, .. } => Action::Collect {
+                prompt: prompt.clone(),
+                min_digits: 1,
+                max_digits: 1,
+                timeout_s: timeout.as_secs(),
+            },
+            NodeKind::Collect { prompt, min_digits, max_digits, timeout, .. } => Action::Collect {
+                prompt: prompt.clone(),
+                min_digits: *min_digits,
+                max_digits: *max_digits,
+                timeout_s: timeout.as_secs(),
+            },
+            _ => Action::Hangup { reason: "internal: not an input node".into() },
+        }
+    }
+
+    /// Walks from `node` until the plan needs input, hands the call to the engine, or ends.
+    fn walk(&self, mut session: Session, mut node: usize, now: Timestamp) -> Decision {
+        let plan_index = session.plan;
+        let plan = &self.config.plans[plan_index];
+        for _ in 0..MAX_STEPS_PER_WALK {
+            let current = &plan.nodes[node];
+            let kind = current.kind.type_name();
+            let step = |session: &mut Session, note: String| {
+                session.trace.push(TraceStep { node: current.name.clone(), kind, note });
+            };
+            match &current.kind {
+                NodeKind::Menu { retries, .. } | NodeKind::Collect { retries, .. } => {
+                    step(&mut session, "waiting for input".into());
+                    return self.walk_input_again(session, node, *retries);
+                }
+                NodeKind::TimeOfDay { calendar, open, closed, holiday } => {
+                    let Some(cal) = self.config.calendars.get(calendar) else {
+                        return self.end(
+                            session,
+                            Action::Hangup { reason: format!("unknown calendar {calendar}") },
+                        );
+                    };
+                    let instant = DateTime::<Utc>::from_timestamp_millis(now.as_millis() as i64)
+                        .unwrap_or_default();
+                    let (status, local) = cal.status(instant);
+                    let (note, next) = match status {
+                        CalendarStatus::Open => {
+                            (format!("calendar {calendar}: open ({local})"), *open)
+                        }
+                        CalendarStatus::Closed => {
+                            (format!("calendar {calendar}: closed ({local})"), *closed)
+                        }
+                        CalendarStatus::Holiday(name) => (
+                            format!("calendar {calendar}: closed (holiday {name}, {local})"),
+                            *holiday,
+                        ),
+                    };
+                    step(&mut session, note);
+                    node = next;
+                }
+                NodeKind::Geographic { branches, default } => {
+                    let caller = session.call.caller.clone();
+                    let (note, next) = match self.config.region_of(&caller) {
+                        Some(region) => match branches.get(region) {
+                            Some(next) => (format!("caller {caller} is in region {region}"), *next),
+                            None => (format!("caller {caller} is in region {region}, which has no branch: default"), *default),
+                        },
+                        None => (format!("no region matches caller {caller:?}: default"), *default),
+                    };
+                    step(&mut session, note);
+                    node = next;
+                }
+                NodeKind::Percentage { weights, targets } => {
+                    let i = self.split(plan_index, node);
+                    step(
+                        &mut session,
+                        format!(
+                            "split branch {} of {} (weight {}%)",
+                            i + 1,
+                            targets.len(),
+                            weights[i]
+                        ),
+                    );
+                    node = targets[i];
+                }
+                NodeKind::RoundRobin { targets } => {
+                    let i = self.split(plan_index, node);
+                    step(
+                        &mut session,
+                        format!("round robin: target {} of {}", i + 1, targets.len()),
+                    );
+                    node = targets[i];
+                }
+                NodeKind::Priority { rules, next } => {
+                    let before = session.call.priority;
+                    let mut applied = Vec::new();
+                    for (condition, set, raise) in rules {
+                        if condition.eval(&session.call.attributes) {
+                            if let Some(value) = set {
+                                session.call.priority = *value;
+                                applied.push(format!("{condition:?}: set {value}"));
+                            }
+                            if let Some(delta) = raise {
+                                session.call.priority =
+                                    session.call.priority.saturating_add(*delta);
+                                applied.push(format!("{condition:?}: raise {delta}"));
+                            }
+                        }
+                    }
+                    session.call.priority = session
+                        .call
+                        .priority
+                        .clamp(-crate::call::MAX_PRIORITY_ABS, crate::call::MAX_PRIORITY_ABS);
+                    let note = if applied.is_empty() {
+                        format!("no rule matched; priority stays {before}")
+                    } else {
+                        format!(
+                            "priority {before} -> {} ({})",
+                            session.call.priority,
+                            applied.join(", ")
+                        )
+                    };
+                    step(&mut session, note);
+                    node = *next;
+                }
+                NodeKind::Crm { key, copy, next, on_missing } => {
+                    let (lookup, profile) = match key.as_str() {
+                        "caller" => (
+                            session.call.caller.clone(),
+                            self.customers.by_phone(&session.call.caller),
+                        ),
+                        "customer_id" => {
+                            let id = session.call.customer_id.clone().unwrap_or_default();
+                            (id.clone(), self.customers.by_id(&id))
+                        }
+                        other => {
+                            let attr = other.trim_start_matches("attribute:");
+                            let id = session.call.attributes.get(attr).cloned().unwrap_or_default();
+                            (id.clone(), self.customers.by_id(&id))
+                        }
+                    };
+                    match profile {
+                        Some(profile) => {
+                            let mut copied = Vec::new();
+                            for field in copy {
+                                if let Some(value) = profile.fields.get(field) {
+                                    session.call.attributes.insert(field.clone(), value.clone());
+                                    copied.push(format!("{field}={value}"));
+                                }
+                            }
+                            session.call.customer_id = Some(profile.id.clone());
+                            step(
+                                &mut session,
+                                format!(
+                                    "customer {} found by {key} {lookup:?}: {}",
+                                    profile.id,
+                                    copied.join(", ")
+                                ),
+                            );
+                            node = *next;
+                        }
+                        None => {
+                            step(&mut session, format!("no customer for {key} {lookup:?}"));
+                            node = *on_missing;
+                        }
+                    }
+                }
+                NodeKind::LastAgent { queue, lookback, wait, next } => {
+                    let key = session.customer_key();
+                    let last = self.state.last_agent.get(&key).map(|e| e.value().clone());
+                    match last {
+                        Some((agent, at)) if now.since(at) <= *lookback => {
+                            let logged_in = self
+                                .engine
+                                .agent(&agent)
+                                .is_some_and(|a| a.state != crate::agent::AgentState::LoggedOut);
+                            if logged_in {
+                                step(&mut session, format!("last agent of {key} is {agent}; offering first, waiting up to {} s", wait.as_secs()));
+                                return self.enqueue(
+                                    session,
+                                    queue,
+                                    Vec::new(),
+                                    Vec::new(),
+                                    Some(agent),
+                                    Some((*wait, *next)),
+                                    now,
+                                );
+                            }
+                            step(
+                                &mut session,
+                                format!("last agent of {key} is {agent}, who is logged out"),
+                            );
+                        }
+                        Some((agent, _)) => step(
+                            &mut session,
+                            format!("last agent {agent} served {key} longer ago than the lookback"),
+                        ),
+                        None => step(&mut session, format!("no last agent for {key}")),
+                    }
+                    node = *next;
+                }
+                NodeKind::Queue { queue, skills, priority, escalation, overflow } => {
+                    let (required, mut notes) = render_skills(skills, &session.call.attributes);
+                    session.call.priority = session.call.priority.saturating_add(*priority);
+                    let steps: Vec<Escalation> = escalation
+                        .iter()
+                        .map(|e| Escalation {
+                            after: e.after,
+                            required_skills: render_skills(&e.skills, &session.call.attributes).0,
+                        })
+                        .collect();
+                    let queue_id = QueueId::from(queue.as_str());
+                    let mut wait_limit = None;
+                    let mut overflow_to = None;
+                    for (condition, target) in overflow {
+                        if let OverflowCondition::WaitedOver(secs) = condition {
+                            wait_limit = wait_limit.or(Some((Duration::from_secs(*secs), *target)));
+                        } else if let Some(why) = self.overflow_hit(condition, &queue_id, &required)
+                        {
+                            notes.push(format!("overflow ({why}) -> {}", plan.nodes[*target].name));
+                            overflow_to = Some(*target);
+                            break;
+                        }
+                    }
+                    if let Some(target) = overflow_to {
+                        step(&mut session, notes.join("; "));
+                        node = target;
+                        continue;
+                    }
+                    if !notes.is_empty() {
+                        step(&mut session, notes.join("; "));
+                    }
+                    return self.enqueue(session, queue, required, steps, None, wait_limit, now);
+                }
+                NodeKind::Agent { agent, queue, wait, fallback } => {
+                    let agent_id = AgentId::from(agent.as_str());
+                    let logged_in = self
+                        .engine
+                        .agent(&agent_id)
+                        .is_some_and(|a| a.state != crate::agent::AgentState::LoggedOut);
+                    if logged_in {
+                        step(
+                            &mut session,
+                            format!("connect agent {agent}, waiting up to {} s", wait.as_secs()),
+                        );
+                        return self.enqueue(
+                            session,
+                            queue,
+                            Vec::new(),
+                            Vec::new(),
+                            Some(agent_id),
+                            Some((*wait, *fallback)),
+                            now,
+                        );
+                    }
+                    step(&mut session, format!("agent {agent} is not logged in"));
+                    node = *fallback;
+                }
+                NodeKind::Transfer { number } => {
+                    step(&mut session, format!("transfer to {number}"));
+                    return self.end(session, Action::Transfer { number: number.clone() });
+                }
+                NodeKind::Voicemail { mailbox } => {
+                    step(&mut session, format!("voicemail {mailbox}"));
+                    return self.end(session, Action::Voicemail { mailbox: mailbox.clone() });
+                }
+                NodeKind::Announce { prompt } => {
+                    step(&mut session, format!("announce {prompt}"));
+                    return self.end(session, Action::Announce { prompt: prompt.clone() });
+                }
+                NodeKind::Hangup { reason } => {
+                    step(&mut session, "hang up".into());
+                    let reason =
+                        if reason.is_empty() { "plan ended".to_string() } else { reason.clone() };
+                    return self.end(session, Action::Hangup { reason });
+                }
+            }
+        }
+        self.end(
+            session,
+            Action::Hangup {
+                reason: format!("plan visited {MAX_STEPS_PER_WALK} nodes without an end"),
+            },
+        )
+    }
+
+    fn split(&self, plan: usize, node: usize) -> usize {
+        self.splits[plan][node].as_ref().map_or(0, |s| s.lock().next())
+    }
+
+    /// Why an entry overflow condition holds, if it does.
+    fn overflow_hit(
+        &self,
+        condition: &OverflowCondition,
+        queue: &QueueId,
+        required: &[SkillRequirement],
+    ) -> Option<String> {
+        let snapshot = self.engine.queue_snapshot(queue).ok()?;
+        match condition {
+            OverflowCondition::NoAgentsLoggedIn => {
+                (snapshot.logged_in == 0).then(|| "no agent logged in".to_string())
+            }
+            OverflowCondition::NoQualifiedAgent => {
+                (!self.engine.has_qualified_agent(queue, required).unwrap_or(false))
+                    .then(|| "no qualified agent logged in".to_string())
+            }
+            OverflowCondition::EstimatedWaitOver(limit) => {
+                let wait = self.engine.estimated_wait(queue).ok()?;
+                match wait {
+                    None => Some("estimated wait unbounded: nobody logged in".to_string()),
+                    Some(w) if w.as_secs() > *limit => {
+                        Some(format!("estimated wait {} s > {limit} s", w.as_secs()))
+                    }
+                    Some(_) => None,
+                }
+            }
+            OverflowCondition::QueueLengthOver(limit) => (snapshot.waiting.len() > *limit)
+                .then(|| format!("{} waiting > {limit}", snapshot.waiting.len())),
+            OverflowCondition::WaitedOver(_) => None,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn enqueue(
+        &self,
+        mut session: Session,
+        queue: &str,
+        required: Vec<SkillRequirement>,
+        escalation: Vec<Escalation>,
+        target: Option<AgentId>,
+        wait_limit: Option<(Duration, usize)>,
+        now: Timestamp,
+    ) -> Decision {
+        let mut call = session.call.clone();
+        call.required_skills = required;
+        call.escalation = escalation;
+        call.target_agent = target;
+        call.max_wait = wait_limit.map(|(d, _)| d);
+        session.resume = wait_limit.map(|(_, n)| n);
+        let call_id = call.id.clone();
+        let queue_id = QueueId::from(queue);
+        // The session goes in first: the engine's observer may need it (an answer can come
+        // from another thread as soon as the offer exists).
+        self.state.sessions.insert(call_id.clone(), session.clone());
+        match self.engine.route_call(&queue_id, call, now) {
+            Ok(Routed::Offered(offer)) => {
+                Decision { call: call_id, action: Action::Connect { offer }, trace: session.trace }
+            }
+            Ok(Routed::Queued { queue, position }) => {
+                let estimated_wait_s =
+                    self.engine.estimated_wait(&queue).ok().flatten().map(|d| d.as_secs());
+                Decision {
+                    call: call_id,
+                    action: Action::Queued { queue, position, estimated_wait_s },
+                    trace: session.trace,
+                }
+            }
+            Err(e) => {
+                self.state.sessions.remove(&call_id);
+                let mut trace = session.trace;
+                trace.push(TraceStep {
+                    node: queue.to_string(),
+                    kind: "queue",
+                    note: format!("refused: {e}"),
+                });
+                Decision { call: call_id, action: Action::Hangup { reason: e.to_string() }, trace }
+            }
+        }
+    }
+
+    fn end(&self, session: Session, action: Action) -> Decision {
+        Decision { call: session.call.id, action, trace: session.trace }
+    }
+}
+
+/// Renders skill templates against call attributes; a template naming a missing attribute is
+/// left out, with a note.
+fn render_skills(
+    skills: &[SkillTemplate],
+    attrs: &BTreeMap<String, String>,
+) -> (Vec<SkillRequirement>, Vec<String>) {
+    let mut notes = Vec::new();
+    let required = skills
+        .iter()
+        .filter_map(|t| match t.skill.render(attrs) {
+            Ok(skill) => Some(SkillRequirement::new(skill, t.min_level)),
+            Err(missing) => {
+                notes.push(format!("skill requirement skipped: no {missing} attribute"));
+                None
+            }
+        })
+        .collect();
+    (required, notes)
+}

@@ -1,0 +1,787 @@
+//! Routing plans, one module per node kind, with exact expected decisions and traces, and a
+//! property test that every well-formed plan terminates for every input.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::DateTime;
+use switchboard_routing::plan::{
+    Action, CustomerStore, Decision, IncomingCall, Router, RoutingConfig,
+};
+use switchboard_routing::{CallId, NoObserver, Timestamp};
+
+const QUEUES: &str = r#"
+[[queues]]
+id = "billing"
+skills = { billing = 1 }
+wrap_up_s = 0
+
+[[queues]]
+id = "technical"
+skills = { technical = 1 }
+wrap_up_s = 0
+"#;
+
+/// Unix milliseconds of an RFC 3339 time.
+fn at(rfc3339: &str) -> Timestamp {
+    let t = DateTime::parse_from_rfc3339(rfc3339).expect("rfc3339");
+    Timestamp::from_millis(t.timestamp_millis() as u64)
+}
+
+/// A router for `QUEUES` plus `plan` (a TOML fragment defining `[plans.p]` with entry +100).
+fn router_with(plan: &str, customers: &str) -> Router {
+    let text = format!("{QUEUES}\n[[entry_points]]\nnumber = \"+100\"\nplan = \"p\"\n{plan}");
+    let config = RoutingConfig::from_toml(&text).unwrap_or_else(|e| panic!("{:#?}", e.problems));
+    let customers = if customers.is_empty() {
+        CustomerStore::default()
+    } else {
+        CustomerStore::from_csv(customers).expect("customers")
+    };
+    Router::new(config, customers, Arc::new(NoObserver)).expect("router")
+}
+
+fn call(id: &str, caller: &str) -> IncomingCall {
+    IncomingCall {
+        id: id.into(),
+        caller: caller.into(),
+        dialed: "+100".into(),
+        ..Default::default()
+    }
+}
+
+fn agent(router: &Router, id: &str, skills: &[(&str, u8)], now: Timestamp) {
+    let skills = skills.iter().map(|(s, l)| switchboard_routing::SkillLevel::new(*s, *l)).collect();
+    router
+        .engine()
+        .upsert_agent(switchboard_routing::AgentProfile::new(id, skills), now)
+        .expect("agent");
+    router.engine().login(&id.into(), true, now).expect("login");
+}
+
+/// The decision's action, condensed: `queue billing`, `connect ana`, `collect menu`, ...
+fn short(d: &Decision) -> String {
+    match &d.action {
+        Action::Connect { offer } => format!("connect {}", offer.agent),
+        Action::Queued { queue, .. } => format!("queue {queue}"),
+        Action::Collect { prompt, .. } => format!("collect {prompt}"),
+        Action::Transfer { number } => format!("transfer {number}"),
+        Action::Voicemail { mailbox } => format!("voicemail {mailbox}"),
+        Action::Announce { prompt } => format!("announce {prompt}"),
+        Action::Hangup { reason } => format!("hangup {reason}"),
+    }
+}
+
+fn notes(d: &Decision) -> Vec<String> {
+    d.trace.iter().map(|s| format!("{}: {}", s.node, s.note)).collect()
+}
+
+const NOON: &str = "2026-12-01T12:00:00+01:00";
+
+mod ivr_menu {
+    use super::*;
+
+    const PLAN: &str = r#"
+[plans.p]
+start = "menu"
+[plans.p.nodes.menu]
+type = "menu"
+prompt = "main"
+options = { "1" = "billing", "2" = "account" }
+retries = 1
+on_failure = "vm"
+[plans.p.nodes.account]
+type = "collect"
+prompt = "enter-account"
+attribute = "account"
+min_digits = 4
+max_digits = 6
+retries = 0
+next = "billing"
+on_failure = "vm"
+[plans.p.nodes.billing]
+type = "queue"
+queue = "billing"
+[plans.p.nodes.vm]
+type = "voicemail"
+mailbox = "main"
+"#;
+
+    #[test]
+    fn a_valid_key_leads_on() {
+        let r = router_with(PLAN, "");
+        let d = r.start_call(call("c1", "+1"), at(NOON)).expect("start");
+        assert_eq!(short(&d), "collect main");
+        let d = r.submit_digits(&"c1".into(), Some("1"), at(NOON)).expect("digits");
+        assert_eq!(short(&d), "queue billing");
+        assert_eq!(notes(&d), ["menu: waiting for input", "menu: pressed 1 -> billing"]);
+    }
+
+    #[test]
+    fn an_invalid_key_retries_then_exhausts() {
+        let r = router_with(PLAN, "");
+        r.start_call(call("c1", "+1"), at(NOON)).expect("start");
+        let d = r.submit_digits(&"c1".into(), Some("7"), at(NOON)).expect("digits");
+        assert_eq!(short(&d), "collect main", "one retry: the prompt plays again");
+        let d = r.submit_digits(&"c1".into(), None, at(NOON)).expect("timeout");
+        assert_eq!(short(&d), "voicemail main");
+        assert_eq!(
+            notes(&d),
+            [
+                "menu: waiting for input",
+                "menu: invalid input \"7\", 1 retry left",
+                "menu: no input, no retries left -> vm",
+                "vm: voicemail main"
+            ]
+        );
+        assert!(
+            r.submit_digits(&"c1".into(), Some("1"), at(NOON)).is_err(),
+            "the call left the IVR"
+        );
+    }
+
+    #[test]
+    fn digits_are_collected_into_an_attribute() {
+        let r = router_with(PLAN, "");
+        r.start_call(call("c1", "+1"), at(NOON)).expect("start");
+        let d = r.submit_digits(&"c1".into(), Some("2"), at(NOON)).expect("menu");
+        assert_eq!(short(&d), "collect enter-account");
+        assert!(
+            r.submit_digits(&"c1".into(), Some("12a4"), at(NOON)).is_err(),
+            "bad characters are refused"
+        );
+        let d = r.submit_digits(&"c1".into(), Some("123456"), at(NOON)).expect("collect");
+        assert_eq!(short(&d), "queue billing");
+        assert_eq!(notes(&d)[3], "account: collected account=123456");
+    }
+
+    #[test]
+    fn too_few_digits_without_retries_fail_over() {
+        let r = router_with(PLAN, "");
+        r.start_call(call("c1", "+1"), at(NOON)).expect("start");
+        r.submit_digits(&"c1".into(), Some("2"), at(NOON)).expect("menu");
+        let d = r.submit_digits(&"c1".into(), Some("12"), at(NOON)).expect("collect");
+        assert_eq!(short(&d), "voicemail main");
+    }
+}
+
+mod time_of_day {
+    use super::*;
+
+    const PLAN: &str = r#"
+[calendars.hours]
+time_zone = "Europe/Paris"
+mon = ["08:00-18:00"]
+tue = ["08:00-18:00"]
+wed = ["08:00-18:00"]
+thu = ["08:00-18:00"]
+fri = ["08:00-18:00"]
+sun = ["02:00-04:00"]
+holidays = { "2026-12-25" = "Christmas" }
+special_days = { "2026-12-24" = ["08:00-12:00"] }
+[plans.p]
+start = "tod"
+[plans.p.nodes.tod]
+type = "time_of_day"
+calendar = "hours"
+open = "open"
+closed = "closed"
+holiday = "holiday"
+[plans.p.nodes.open]
+type = "announce"
+prompt = "open"
+[plans.p.nodes.closed]
+type = "announce"
+prompt = "closed"
+[plans.p.nodes.holiday]
+type = "announce"
+prompt = "holiday"
+"#;
+
+    fn check(when: &str, expect: &str) {
+        let r = router_with(PLAN, "");
+        let d = r.start_call(call("c", "+1"), at(when)).expect("start");
+        assert_eq!(short(&d), format!("announce {expect}"), "at {when}: {:?}", notes(&d));
+    }
+
+    #[test]
+    fn weekly_hours_in_local_time() {
+        check("2026-12-01T07:59:00+01:00", "closed");
+        check("2026-12-01T08:00:00+01:00", "open");
+        check("2026-12-01T17:59:59+01:00", "open");
+        check("2026-12-01T18:00:00+01:00", "closed");
+        check("2026-12-05T10:00:00+01:00", "closed"); // Saturday
+    }
+
+    #[test]
+    fn holiday_on_a_weekday_and_special_day() {
+        check("2026-12-25T10:00:00+01:00", "holiday"); // a Friday
+        check("2026-12-24T11:00:00+01:00", "open");
+        check("2026-12-24T13:00:00+01:00", "closed"); // short day
+    }
+
+    #[test]
+    fn daylight_saving_changes_move_nothing_in_local_time() {
+        // Summer: Paris is UTC+2, so 06:30 UTC is 08:30 local.
+        check("2026-07-01T06:30:00Z", "open");
+        check("2026-07-01T05:30:00Z", "closed");
+        // Night of 29 March 2026: 02:00 local jumps to 03:00. 01:30 UTC is 03:30 CEST: open.
+        check("2026-03-29T01:30:00Z", "open");
+        check("2026-03-29T00:30:00Z", "closed"); // 01:30 CET
+                                                 // Night of 25 October 2026: 03:00 CEST falls back to 02:00 CET; both 02:30s are open.
+        check("2026-10-25T00:30:00Z", "open"); // 02:30 CEST
+        check("2026-10-25T01:30:00Z", "open"); // 02:30 CET
+        check("2026-10-25T03:00:00Z", "closed"); // 04:00 CET
+    }
+
+    #[test]
+    fn the_trace_says_why() {
+        let r = router_with(PLAN, "");
+        let d = r.start_call(call("c", "+1"), at("2026-12-25T10:00:00+01:00")).expect("start");
+        assert_eq!(
+            notes(&d)[0],
+            "tod: calendar hours: closed (holiday Christmas, 2026-12-25 10:00 CET)"
+        );
+    }
+}
+
+mod geographic {
+    use super::*;
+
+    const PLAN: &str = r#"
+[regions]
+"+33" = "fr"
+"+331" = "paris"
+"+44" = "uk"
+[plans.p]
+start = "geo"
+[plans.p.nodes.geo]
+type = "geographic"
+regions = { fr = "fr", paris = "paris", uk = "uk" }
+default = "other"
+[plans.p.nodes.fr]
+type = "transfer"
+number = "fr"
+[plans.p.nodes.paris]
+type = "transfer"
+number = "paris"
+[plans.p.nodes.uk]
+type = "transfer"
+number = "uk"
+[plans.p.nodes.other]
+type = "transfer"
+number = "other"
+"#;
+
+    #[test]
+    fn longest_prefix_wins_and_unknown_regions_take_the_default() {
+        let r = router_with(PLAN, "");
+        let check = |caller: &str, expect: &str| {
+            let d = r.start_call(call(caller, caller), at(NOON)).expect("start");
+            assert_eq!(short(&d), format!("transfer {expect}"), "{caller}");
+        };
+        check("+33612345678", "fr");
+        check("+33112345678", "paris");
+        check("+447700900123", "uk");
+        check("+12025550123", "other");
+        check("anonymous", "other");
+    }
+}
+
+mod percentage {
+    use super::*;
+
+    #[test]
+    fn ten_thousand_calls_split_within_half_a_percent() {
+        let r = router_with(
+            r#"
+[plans.p]
+start = "split"
+[plans.p.nodes.split]
+type = "percentage"
+branches = [{ weight = 70, next = "a" }, { weight = 25, next = "b" }, { weight = 5, next = "c" }]
+[plans.p.nodes.a]
+type = "transfer"
+number = "a"
+[plans.p.nodes.b]
+type = "transfer"
+number = "b"
+[plans.p.nodes.c]
+type = "transfer"
+number = "c"
+"#,
+            "",
+        );
+        let mut counts = std::collections::BTreeMap::new();
+        for i in 0..10_000 {
+            let d = r.start_call(call(&format!("c{i}"), "+1"), at(NOON)).expect("start");
+            *counts.entry(short(&d)).or_insert(0) += 1;
+        }
+        for (branch, weight) in [("transfer a", 70.0), ("transfer b", 25.0), ("transfer c", 5.0)] {
+            let share = f64::from(counts[branch]) / 100.0;
+            assert!((share - weight).abs() <= 0.5, "{branch}: {share}% for weight {weight}%");
+        }
+    }
+
+    #[test]
+    fn round_robin_split_takes_targets_in_turn() {
+        let r = router_with(
+            r#"
+[plans.p]
+start = "rr"
+[plans.p.nodes.rr]
+type = "round_robin"
+targets = ["a", "b", "c"]
+[plans.p.nodes.a]
+type = "transfer"
+number = "a"
+[plans.p.nodes.b]
+type = "transfer"
+number = "b"
+[plans.p.nodes.c]
+type = "transfer"
+number = "c"
+"#,
+            "",
+        );
+        let got: Vec<String> = (0..6)
+            .map(|i| short(&r.start_call(call(&format!("c{i}"), "+1"), at(NOON)).expect("start")))
+            .collect();
+        assert_eq!(
+            got,
+            ["transfer a", "transfer b", "transfer c", "transfer a", "transfer b", "transfer c"]
+        );
+    }
+}
+
+mod priority_and_crm {
+    use super::*;
+
+    const PLAN: &str = r#"
+[plans.p]
+start = "crm"
+[plans.p.nodes.crm]
+type = "crm"
+key = "caller"
+copy = ["tier", "language"]
+next = "prio"
+on_missing = "prio"
+[plans.p.nodes.prio]
+type = "priority"
+rules = [{ when = "tier == 'gold'", raise = 10 }, { when = "tier == 'platinum'", set = 50 }, { when = "language == 'fr'", raise = 1 }]
+next = "q"
+[plans.p.nodes.q]
+type = "queue"
+queue = "billing"
+"#;
+    const CUSTOMERS: &str =
+        "customer_id,phone,tier,language\nC1,+331,gold,fr\nC2,+442,platinum,en\n";
+
+    #[test]
+    fn crm_fields_feed_priority_rules() {
+        let r = router_with(PLAN, CUSTOMERS);
+        let d = r.start_call(call("c1", "+331"), at(NOON)).expect("start");
+        assert_eq!(
+            notes(&d),
+            [
+                "crm: customer C1 found by caller \"+331\": tier=gold, language=fr",
+                "prio: priority 0 -> 11 (Equals(\"tier\", \"gold\"): raise 10, Equals(\"language\", \"fr\"): raise 1)"
+            ]
+        );
+        let d = r.start_call(call("c2", "+442"), at(NOON)).expect("start");
+        assert!(notes(&d)[1].contains("priority 0 -> 50"), "{:?}", notes(&d));
+        let d = r.start_call(call("c3", "+999"), at(NOON)).expect("start");
+        assert_eq!(
+            notes(&d),
+            ["crm: no customer for caller \"+999\"", "prio: no rule matched; priority stays 0"]
+        );
+        // Priorities order the queue: platinum, gold, then the unknown caller.
+        let waiting = r.engine().queue_snapshot(&"billing".into()).expect("q").waiting;
+        assert_eq!(waiting, [CallId::from("c2"), "c1".into(), "c3".into()]);
+    }
+}
+
+mod last_agent {
+    use super::*;
+
+    const PLAN: &str = r#"
+[plans.p]
+start = "last"
+[plans.p.nodes.last]
+type = "last_agent"
+queue = "billing"
+lookback_s = 3600
+wait_s = 20
+next = "q"
+[plans.p.nodes.q]
+type = "queue"
+queue = "billing"
+"#;
+
+    #[test]
+    fn the_last_agent_gets_the_call_when_free() {
+        let r = router_with(PLAN, "");
+        let t0 = at(NOON);
+        agent(&r, "ana", &[("billing", 1)], t0);
+        agent(&r, "ben", &[("billing", 1)], t0.plus(Duration::from_secs(1)));
+        r.remember_last_agent("+331", "ben".into(), t0);
+        let d = r.start_call(call("c1", "+331"), t0.plus(Duration::from_secs(5))).expect("start");
+        assert_eq!(short(&d), "connect ben", "ana is idle longer, but ben served this caller");
+    }
+
+    #[test]
+    fn busy_last_agent_then_timeout_falls_through() {
+        let r = router_with(PLAN, "");
+        let t0 = at(NOON);
+        agent(&r, "ana", &[("billing", 1)], t0);
+        agent(&r, "ben", &[("billing", 1)], t0);
+        r.remember_last_agent("+331", "ben".into(), t0);
+        // Ben is busy on another call.
+        r.engine().set_not_ready(&"ben".into(), "lunch", t0).expect("nr");
+        let d = r.start_call(call("c1", "+331"), t0).expect("start");
+        assert_eq!(short(&d), "queue billing", "waits for ben although ana is free");
+        assert!(r.advance(t0.plus(Duration::from_secs(19))).is_empty());
+        let resumed = r.advance(t0.plus(Duration::from_secs(20)));
+        assert_eq!(resumed.len(), 1);
+        assert_eq!(short(&resumed[0]), "connect ana");
+        assert_eq!(
+            notes(&resumed[0]).first().map(String::as_str),
+            Some("last: last agent of +331 is ben; offering first, waiting up to 20 s")
+        );
+    }
+
+    #[test]
+    fn answered_calls_are_remembered_and_the_lookback_applies() {
+        let r = router_with(PLAN, "");
+        let t0 = at(NOON);
+        agent(&r, "ana", &[("billing", 1)], t0);
+        agent(&r, "ben", &[("billing", 1)], t0.plus(Duration::from_secs(1)));
+        let d = r.start_call(call("c1", "+331"), t0).expect("start");
+        assert_eq!(short(&d), "connect ana");
+        r.engine().call_answered(&"c1".into(), t0).expect("answer");
+        r.engine().call_ended(&"c1".into(), t0.plus(Duration::from_secs(60))).expect("end");
+        // Within the hour: ana again, although ben has been idle longer now.
+        let d = r.start_call(call("c2", "+331"), t0.plus(Duration::from_secs(120))).expect("start");
+        assert_eq!(short(&d), "connect ana");
+        r.engine()
+            .call_abandoned(&"c2".into(), t0.plus(Duration::from_secs(121)))
+            .expect("abandon");
+        // After the lookback: ordinary routing (ben, idle longest).
+        let d =
+            r.start_call(call("c3", "+331"), t0.plus(Duration::from_secs(3601))).expect("start");
+        assert_eq!(short(&d), "connect ben");
+    }
+}
+
+mod skill_queue_and_overflow {
+    use super::*;
+
+    const PLAN: &str = r#"
+[plans.p]
+start = "q"
+[plans.p.nodes.q]
+type = "queue"
+queue = "billing"
+skills = { "lang:${language}" = 3 }
+escalation = [{ after_s = 30, skills = { "lang:${language}" = 1 } }, { after_s = 60 }]
+overflow = [
+    { when = "no_agents_logged_in", to = "vm" },
+    { when = "queue_length > 2", to = "partner" },
+    { when = "waited_s > 120", to = "vm" },
+]
+[plans.p.nodes.vm]
+type = "voicemail"
+mailbox = "billing"
+[plans.p.nodes.partner]
+type = "transfer"
+number = "+44"
+"#;
+
+    fn french(id: &str) -> IncomingCall {
+        let mut c = call(id, "+33");
+        c.attributes.insert("language".into(), "fr".into());
+        c
+    }
+
+    #[test]
+    fn no_agent_logged_in_overflows_at_once() {
+        let r = router_with(PLAN, "");
+        let d = r.start_call(french("c1"), at(NOON)).expect("start");
+        assert_eq!(short(&d), "voicemail billing");
+        assert_eq!(notes(&d)[0], "q: overflow (no agent logged in) -> vm");
+    }
+
+    #[test]
+    fn queue_length_overflow_at_the_exact_threshold() {
+        let r = router_with(PLAN, "");
+        let t0 = at(NOON);
+        agent(&r, "busy", &[("billing", 1)], t0);
+        r.engine().set_not_ready(&"busy".into(), "break", t0).expect("nr");
+        assert_eq!(short(&r.start_call(french("c1"), t0).expect("1")), "queue billing");
+        assert_eq!(short(&r.start_call(french("c2"), t0).expect("2")), "queue billing");
+        // Two waiting is not more than 2: the third still queues; then three are waiting.
+        assert_eq!(short(&r.start_call(french("c3"), t0).expect("3")), "queue billing");
+        assert_eq!(short(&r.start_call(french("c4"), t0).expect("4")), "transfer +44");
+    }
+
+    #[test]
+    fn templated_skills_escalate_then_wait_limit_overflows() {
+        let r = router_with(PLAN, "");
+        let t0 = at(NOON);
+        agent(&r, "junior", &[("billing", 1), ("lang:fr", 1)], t0);
+        let d = r.start_call(french("c1"), t0).expect("start");
+        assert_eq!(short(&d), "queue billing", "needs lang:fr at 3");
+        assert!(r.advance(t0.plus(Duration::from_secs(29))).is_empty());
+        r.advance(t0.plus(Duration::from_secs(30)));
+        assert_eq!(
+            r.engine().call_status(&"c1".into()),
+            Some(switchboard_routing::CallStatus::Offered {
+                queue: "billing".into(),
+                agent: "junior".into()
+            }),
+            "first escalation step lowers the level to 1"
+        );
+        // A second call waits behind, and nobody answers it: at 120 s it goes to voicemail.
+        let d = r.start_call(french("c2"), t0.plus(Duration::from_secs(31))).expect("start");
+        assert_eq!(short(&d), "queue billing");
+        let resumed = r.advance(t0.plus(Duration::from_secs(151)));
+        let c2: Vec<_> = resumed.iter().filter(|d| d.call.as_str() == "c2").collect();
+        assert_eq!(c2.len(), 1);
+        assert_eq!(short(c2[0]), "voicemail billing");
+    }
+
+    #[test]
+    fn a_missing_attribute_drops_the_templated_requirement() {
+        let r = router_with(PLAN, "");
+        let t0 = at(NOON);
+        agent(&r, "ana", &[("billing", 1)], t0);
+        let d = r.start_call(call("c1", "+1"), t0).expect("start");
+        assert_eq!(short(&d), "connect ana");
+        assert_eq!(notes(&d), ["q: skill requirement skipped: no language attribute"]);
+    }
+}
+
+mod terminals_and_agent {
+    use super::*;
+
+    #[test]
+    fn connect_agent_falls_back_when_not_logged_in() {
+        let r = router_with(
+            r#"
+[plans.p]
+start = "op"
+[plans.p.nodes.op]
+type = "agent"
+agent = "ana"
+queue = "billing"
+wait_s = 10
+fallback = "bye"
+[plans.p.nodes.bye]
+type = "hangup"
+reason = "nobody there"
+"#,
+            "",
+        );
+        let d = r.start_call(call("c1", "+1"), at(NOON)).expect("start");
+        assert_eq!(short(&d), "hangup nobody there");
+        agent(&r, "ana", &[("billing", 1)], at(NOON));
+        let d = r.start_call(call("c2", "+1"), at(NOON)).expect("start");
+        assert_eq!(short(&d), "connect ana");
+    }
+
+    #[test]
+    fn unknown_entry_points_and_duplicate_calls_are_refused() {
+        let r = router_with("[plans.p]\nstart = \"h\"\n[plans.p.nodes.h]\ntype = \"hangup\"\n", "");
+        let mut c = call("c1", "+1");
+        c.dialed = "+999".into();
+        assert_eq!(
+            r.start_call(c, at(NOON)).unwrap_err().to_string(),
+            "no entry point for dialed number \"+999\""
+        );
+    }
+}
+
+mod config_check {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<String> {
+        match RoutingConfig::from_toml(text) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.problems.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_shipped_example_is_valid_and_uses_every_node_kind() {
+        let text = include_str!("../../../deploy/examples/contact-center.toml");
+        let config = RoutingConfig::from_toml(text).unwrap_or_else(|e| panic!("{:#?}", e.problems));
+        let kinds: std::collections::BTreeSet<&str> =
+            config.plans.iter().flat_map(|p| p.nodes.iter().map(|n| n.kind.type_name())).collect();
+        let all = [
+            "agent",
+            "announce",
+            "collect",
+            "crm",
+            "geographic",
+            "hangup",
+            "last_agent",
+            "menu",
+            "percentage",
+            "priority",
+            "queue",
+            "round_robin",
+            "time_of_day",
+            "transfer",
+            "voicemail",
+        ];
+        assert_eq!(kinds, all.into_iter().collect());
+    }
+
+    #[test]
+    fn every_problem_is_listed_with_line_and_path() {
+        let text = r#"[center]
+time_zone = "Mars/Olympus"
+
+[[queues]]
+id = "q"
+skills = { s = 9 }
+
+[calendars.c]
+mon = ["08:00-12:00", "11:00-14:00"]
+
+[[entry_points]]
+number = "+1"
+plan = "nope"
+
+[plans.p]
+start = "a"
+
+[plans.p.nodes.a]
+type = "percentage"
+branches = [{ weight = 60, next = "b" }, { weight = 30, next = "ghost" }]
+
+[plans.p.nodes.b]
+type = "time_of_day"
+calendar = "c"
+open = "a"
+closed = "d"
+
+[plans.p.nodes.d]
+type = "queue"
+queue = "missing"
+
+[plans.p.nodes.lonely]
+type = "hangup"
+
+[plans.p.nodes.x]
+type = "teleport"
+"#;
+        let got = problems(text);
+        let expect = [
+            "line 2: center.time_zone: \"Mars/Olympus\" is not an IANA time zone (e.g. Europe/Paris)",
+            "line 4: queues[0].skills.s: level 9 is outside 1..=5",
+            "line 8: calendars.c.mon: hours overlap: 08:00-12:00 and 11:00-14:00",
+            "line 13: entry_points[0].plan: unknown plan \"nope\"",
+            "line 18: plans.p.nodes.a.branches: weights sum to 90, not 100",
+            "line 18: plans.p.nodes.a: cycle without caller input: a -> b -> a",
+            "line 20: plans.p.nodes.a.branches[1].next: unknown node \"ghost\"",
+            "line 30: plans.p.nodes.d.queue: unknown queue \"missing\"",
+            "line 32: plans.p.nodes.lonely: unreachable from the plan's start",
+            "line 35: plans.p.nodes.x.type: unknown node type \"teleport\" (one of menu, collect, time_of_day, geographic, percentage, round_robin, priority, crm, last_agent, queue, agent, transfer, voicemail, announce, hangup)",
+            "line 35: plans.p.nodes.x: unreachable from the plan's start",
+        ];
+        assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn syntax_errors_and_unknown_fields_name_the_line() {
+        let got = problems("[[queues]]\nid = \"q\"\nwrap_up = 3\n");
+        assert_eq!(got.len(), 1);
+        assert!(
+            got[0].starts_with("line 3: (file): unknown field `wrap_up`, expected one of `id`"),
+            "{got:?}"
+        );
+        let got = problems("[plans.p]\nstart = \"a\"\n[plans.p.nodes.a]\ntype = \"menu\"\nprompt = \"x\"\nnext = \"a\"\n");
+        assert_eq!(
+            got,
+            [
+                "line 3: plans.p.nodes.a.options: a menu node needs options",
+                "line 3: plans.p.nodes.a.on_failure: a menu node needs on_failure",
+                "line 3: plans.p.nodes.a.next: next does not apply to a menu node",
+            ]
+        );
+    }
+}
+
+mod termination {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A random plan of `n` nodes whose edges only point forward, except through menus (the
+    /// caller may go back), so it is well formed; every walk must end in a decision.
+    fn plan_text(kinds: &[u8], edges: &[usize]) -> String {
+        let n = kinds.len();
+        let target = |i: usize, k: usize| -> String {
+            let forward = i + 1 + edges[(i + k) % edges.len()] % (n - i);
+            if forward >= n {
+                "end".into()
+            } else {
+                format!("n{forward}")
+            }
+        };
+        let mut out =
+            String::from("[plans.p]\nstart = \"n0\"\n[plans.p.nodes.end]\ntype = \"hangup\"\n");
+        for (i, kind) in kinds.iter().enumerate() {
+            out += &format!("[plans.p.nodes.n{i}]\n");
+            out += &match kind % 6 {
+                0 => format!(
+                    "type = \"menu\"\nprompt = \"m\"\noptions = {{ \"1\" = \"{}\", \"2\" = \"n0\" }}\nretries = 1\non_failure = \"{}\"\n",
+                    target(i, 0),
+                    target(i, 1)
+                ),
+                1 => format!("type = \"percentage\"\nbranches = [{{ weight = 50, next = \"{}\" }}, {{ weight = 50, next = \"{}\" }}]\n", target(i, 0), target(i, 1)),
+                2 => format!("type = \"priority\"\nrules = [{{ when = \"*\", raise = 1 }}]\nnext = \"{}\"\n", target(i, 0)),
+                3 => format!("type = \"queue\"\nqueue = \"billing\"\noverflow = [{{ when = \"no_agents_logged_in\", to = \"{}\" }}]\n", target(i, 0)),
+                4 => format!("type = \"collect\"\nprompt = \"c\"\nattribute = \"a\"\nmax_digits = 3\nretries = 0\nnext = \"{}\"\non_failure = \"{}\"\n", target(i, 0), target(i, 1)),
+                _ => format!("type = \"round_robin\"\ntargets = [\"{}\", \"{}\"]\n", target(i, 0), target(i, 1)),
+            };
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        #[test]
+        fn every_well_formed_plan_terminates_for_every_input(
+            kinds in prop::collection::vec(any::<u8>(), 1..12),
+            edges in prop::collection::vec(0usize..12, 1..12),
+            inputs in prop::collection::vec(prop::option::of("[0-9]{0,3}"), 0..30),
+        ) {
+            let text = format!("{QUEUES}\n[[entry_points]]\nnumber = \"+100\"\nplan = \"p\"\n{}", plan_text(&kinds, &edges));
+            let config = match RoutingConfig::from_toml(&text) {
+                Ok(c) => c,
+                // Unreachable nodes are rejected; those plans are not well formed.
+                Err(e) => {
+                    prop_assert!(e.problems.iter().all(|p| p.message.contains("unreachable")), "{:?}", e.problems);
+                    return Ok(());
+                }
+            };
+            let r = Router::new(config, CustomerStore::default(), Arc::new(NoObserver)).expect("router");
+            let mut d = r.start_call(call("c", "+1"), at(NOON)).expect("start");
+            let mut inputs = inputs.into_iter();
+            // Each input ends a prompt; with retries bounded, at most a bounded number of
+            // prompts may follow when inputs run out (timeouts).
+            for _ in 0..200 {
+                if !matches!(d.action, Action::Collect { .. }) {
+                    break;
+                }
+                let input = inputs.next().flatten();
+                d = r.submit_digits(&"c".into(), input.as_deref(), at(NOON)).expect("digits");
+            }
+            // Timeouts alone cannot loop for ever: a menu's timeouts exhaust its retries.
+            let still_collecting = matches!(d.action, Action::Collect { .. });
+            prop_assert!(!still_collecting || inputs.len() == 0, "still collecting after 200 prompts");
+            let looped = matches!(&d.action, Action::Hangup { reason } if reason.contains("without an end"));
+            prop_assert!(!looped, "the walk hit the step limit");
+        }
+    }
+}
