@@ -1,5 +1,9 @@
 //! `switchboard`: the command-line entry point.
 
+mod cmd;
+
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 /// Contact-center call routing and workforce-management engine.
@@ -11,9 +15,25 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Check contact-center configuration files.
+    #[command(subcommand)]
+    Config(cmd::config::ConfigCommand),
+    /// Dry-run one call through the routing plans and print the decision and its trace.
+    Route(cmd::route::RouteArgs),
+}
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    let result = match cli.command {
+        Command::Config(command) => cmd::config::run(command),
+        Command::Route(args) => cmd::route::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
