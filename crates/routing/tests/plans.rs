@@ -785,3 +785,79 @@ mod termination {
         }
     }
 }
+
+mod reload {
+    use super::*;
+
+    const MENU: &str = r#"
+[plans.p]
+start = "menu"
+[plans.p.nodes.menu]
+type = "menu"
+prompt = "main"
+options = { "1" = "billing" }
+on_failure = "vm"
+[plans.p.nodes.billing]
+type = "queue"
+queue = "billing"
+[plans.p.nodes.vm]
+type = "voicemail"
+mailbox = "main"
+"#;
+
+    const DIRECT: &str = r#"
+[plans.p]
+start = "tech"
+[plans.p.nodes.tech]
+type = "queue"
+queue = "technical"
+"#;
+
+    fn config(plan: &str) -> RoutingConfig {
+        let text = format!("{QUEUES}\n[[entry_points]]\nnumber = \"+100\"\nplan = \"p\"\n{plan}");
+        RoutingConfig::from_toml(&text).unwrap_or_else(|e| panic!("{:#?}", e.problems))
+    }
+
+    #[test]
+    fn calls_in_a_plan_finish_in_it_and_new_calls_take_the_new_one() {
+        let old = router_with(MENU, "");
+        let now = at(NOON);
+        agent(&old, "ana", &[("billing", 3)], now);
+        assert_eq!(short(&old.start_call(call("in-ivr", "+1"), now).unwrap()), "collect main");
+        assert_eq!(short(&old.start_call(call("queued", "+2"), now).unwrap()), "collect main");
+        assert_eq!(
+            short(&old.submit_digits(&"queued".into(), Some("1"), now).unwrap()),
+            "connect ana"
+        );
+
+        let new = old.reload(config(DIRECT), CustomerStore::default(), now).expect("reload");
+        // The caller in the menu keeps the menu they heard.
+        assert_eq!(
+            short(&new.submit_digits(&"in-ivr".into(), Some("1"), now).unwrap()),
+            "queue billing"
+        );
+        // The connected call is still there, and Ana is still on it.
+        new.engine().call_answered(&"queued".into(), now).expect("answer after reload");
+        // New calls walk the new plan.
+        assert_eq!(short(&new.start_call(call("new", "+3"), now).unwrap()), "queue technical");
+    }
+
+    #[test]
+    fn changing_or_adding_queues_is_refused_and_changes_nothing() {
+        let old = router_with(MENU, "");
+        let changed = config(MENU);
+        let mut slower = changed.clone();
+        slower.queues[0].wrap_up = Duration::from_secs(99);
+        let err = old.reload(slower, CustomerStore::default(), at(NOON)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid queues[0]: queue billing changed; changing queues needs a restart"
+        );
+        let mut fewer = changed;
+        fewer.queues.pop();
+        let err = old.reload(fewer, CustomerStore::default(), at(NOON)).unwrap_err();
+        assert!(err.to_string().contains("queue technical is missing"), "{err}");
+        // The old router still routes with its plan.
+        assert_eq!(short(&old.start_call(call("c", "+1"), at(NOON)).unwrap()), "collect main");
+    }
+}

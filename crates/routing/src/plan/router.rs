@@ -16,11 +16,13 @@ use super::config::{NodeKind, RoutingConfig, SkillTemplate};
 use super::customers::CustomerStore;
 use super::expr::OverflowCondition;
 use super::split::SmoothWeighted;
+use crate::agent::AgentProfile;
 use crate::call::{Escalation, NewCall};
 use crate::engine::{Engine, EngineConfig, Routed};
 use crate::error::Error;
 use crate::event::{Event, Observer, Offer};
 use crate::ids::{AgentId, CallId, QueueId};
+use crate::queue::QueueConfig;
 use crate::skills::SkillRequirement;
 use crate::time::Timestamp;
 
@@ -153,6 +155,8 @@ impl fmt::Display for Decision {
 /// A call inside a plan: in the IVR, or queued with somewhere to go on timeout.
 #[derive(Clone, Debug)]
 struct Session {
+    /// The configuration the call started in.
+    gen: Arc<Generation>,
     plan: usize,
     call: NewCall,
     /// The input node waiting for digits, and retries left there.
@@ -207,11 +211,52 @@ impl Observer for PlanObserver {
 #[derive(Clone)]
 pub struct Router {
     engine: Engine,
-    config: Arc<RoutingConfig>,
-    customers: Arc<CustomerStore>,
     state: Arc<PlanState>,
+    /// The configuration new calls start in. A call keeps the generation it started in until
+    /// it leaves its plan, so a reload never changes the plan under a caller's feet.
+    current: Arc<Generation>,
+}
+
+/// One loaded configuration with the state that belongs to it.
+struct Generation {
+    config: RoutingConfig,
+    customers: CustomerStore,
     /// Split state per plan and node (`None` for other nodes).
-    splits: Arc<Vec<Vec<Option<Mutex<SmoothWeighted>>>>>,
+    splits: Vec<Vec<Option<Mutex<SmoothWeighted>>>>,
+}
+
+impl fmt::Debug for Generation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Generation").field("plans", &self.config.plans.len()).finish()
+    }
+}
+
+impl Generation {
+    fn new(config: RoutingConfig, customers: CustomerStore) -> Generation {
+        let splits = config
+            .plans
+            .iter()
+            .map(|plan| {
+                plan.nodes
+                    .iter()
+                    .map(|node| match &node.kind {
+                        NodeKind::Percentage { weights, .. } => {
+                            Some(Mutex::new(SmoothWeighted::new(weights)))
+                        }
+                        NodeKind::RoundRobin { targets } => {
+                            Some(Mutex::new(SmoothWeighted::new(&vec![1; targets.len()])))
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        Generation { config, customers, splits }
+    }
+
+    fn split(&self, plan: usize, node: usize) -> usize {
+        self.splits[plan][node].as_ref().map_or(0, |s| s.lock().next())
+    }
 }
 
 impl fmt::Debug for Router {
@@ -248,30 +293,69 @@ impl Router {
         for agent in &config.agents {
             engine.upsert_agent(agent.clone(), Timestamp::ZERO)?;
         }
-        let splits = config
-            .plans
+        Ok(Router { engine, state, current: Arc::new(Generation::new(config, customers)) })
+    }
+
+    /// A router over the same engine, calls and last-agent memory with a new configuration:
+    /// new calls start in the new plans, calls already in a plan finish in the one they
+    /// started in, and queued or connected calls are untouched. Agents of the new
+    /// configuration are created or their profiles updated (their state is kept); agents it
+    /// no longer lists stay, since they may be on calls.
+    ///
+    /// The engine's queues are fixed for its lifetime, so the new configuration must define
+    /// the same queues with the same settings; otherwise nothing changes and the error names
+    /// the first queue that differs.
+    pub fn reload(
+        &self,
+        config: RoutingConfig,
+        customers: CustomerStore,
+        now: Timestamp,
+    ) -> Result<Router, Error> {
+        let running: Vec<&QueueConfig> = self.engine.queue_configs().collect();
+        for (i, queue) in config.queues.iter().enumerate() {
+            match running.iter().find(|q| q.id == queue.id) {
+                None => {
+                    return Err(Error::invalid(
+                        format!("queues[{i}]"),
+                        format!("queue {} is new; adding queues needs a restart", queue.id),
+                    ))
+                }
+                Some(old) if **old != *queue => {
+                    return Err(Error::invalid(
+                        format!("queues[{i}]"),
+                        format!("queue {} changed; changing queues needs a restart", queue.id),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(gone) = running.iter().find(|q| !config.queues.iter().any(|n| n.id == q.id)) {
+            return Err(Error::invalid(
+                "queues",
+                format!("queue {} is missing; removing queues needs a restart", gone.id),
+            ));
+        }
+        // Validate every agent before changing any, so a rejected reload changes nothing.
+        let agents: Vec<AgentProfile> = config
+            .agents
             .iter()
-            .map(|plan| {
-                plan.nodes
-                    .iter()
-                    .map(|node| match &node.kind {
-                        NodeKind::Percentage { weights, .. } => {
-                            Some(Mutex::new(SmoothWeighted::new(weights)))
-                        }
-                        NodeKind::RoundRobin { targets } => {
-                            Some(Mutex::new(SmoothWeighted::new(&vec![1; targets.len()])))
-                        }
-                        _ => None,
-                    })
-                    .collect()
+            .enumerate()
+            .map(|(i, a)| {
+                a.clone().validated().map_err(|e| match e {
+                    Error::InvalidArgument { field, reason } => {
+                        Error::invalid(format!("agents[{i}].{field}"), reason)
+                    }
+                    other => other,
+                })
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
+        for agent in agents {
+            self.engine.upsert_agent(agent, now)?;
+        }
         Ok(Router {
-            engine,
-            config: Arc::new(config),
-            customers: Arc::new(customers),
-            state,
-            splits: Arc::new(splits),
+            engine: self.engine.clone(),
+            state: self.state.clone(),
+            current: Arc::new(Generation::new(config, customers)),
         })
     }
 
@@ -282,12 +366,12 @@ impl Router {
 
     /// The configuration.
     pub fn config(&self) -> &RoutingConfig {
-        &self.config
+        &self.current.config
     }
 
     /// The customer store.
     pub fn customers(&self) -> &CustomerStore {
-        &self.customers
+        &self.current.customers
     }
 
     /// Records that `agent` served `customer_key` at `at` (for replays and imports; answered
@@ -299,7 +383,8 @@ impl Router {
     /// Routes a new call through the plan of its dialed number. `now` must be Unix time in
     /// milliseconds: calendars read the wall-clock date from it.
     pub fn start_call(&self, call: IncomingCall, now: Timestamp) -> Result<Decision, Error> {
-        let plan_index = *self
+        let gen = self.current.clone();
+        let plan_index = *gen
             .config
             .entry_points
             .get(&call.dialed)
@@ -314,14 +399,15 @@ impl Router {
         new_call.customer_id = call.customer_id;
         new_call.attributes = call.attributes;
         new_call.validate()?;
+        let start = gen.config.plans[plan_index].start;
         let session = Session {
+            gen,
             plan: plan_index,
             call: new_call,
             awaiting: None,
             resume: None,
             trace: Vec::new(),
         };
-        let start = self.config.plans[plan_index].start;
         Ok(self.walk(session, start, now))
     }
 
@@ -351,7 +437,8 @@ impl Router {
         let Some((node_index, tries_left)) = session.awaiting.take() else {
             unreachable!("remove_if checked that the session awaits input")
         };
-        let plan = &self.config.plans[session.plan];
+        let gen = session.gen.clone();
+        let plan = &gen.config.plans[session.plan];
         let node = &plan.nodes[node_index];
         let mut note = String::new();
         let next = match (&node.kind, digits) {
@@ -466,7 +553,7 @@ impl Router {
     ) -> Option<usize> {
         let what = pressed.map_or("no input".to_string(), |d| format!("invalid input {d:?}"));
         if tries_left == 0 {
-            let target = &self.config.plans[session.plan].nodes[on_failure].name;
+            let target = &session.gen.config.plans[session.plan].nodes[on_failure].name;
             *note = format!("{what}, no retries left -> {target}");
             Some(on_failure)
         } else {
@@ -480,7 +567,7 @@ impl Router {
     }
 
     fn walk_input_again(&self, mut session: Session, node: usize, tries_left: u32) -> Decision {
-        let action = self.input_action(session.plan, node);
+        let action = Self::input_action(&session.gen.config, session.plan, node);
         session.awaiting = Some((node, tries_left));
         let decision =
             Decision { call: session.call.id.clone(), action, trace: session.trace.clone() };
@@ -488,8 +575,8 @@ impl Router {
         decision
     }
 
-    fn input_action(&self, plan: usize, node: usize) -> Action {
-        match &self.config.plans[plan].nodes[node].kind {
+    fn input_action(config: &RoutingConfig, plan: usize, node: usize) -> Action {
+        match &config.plans[plan].nodes[node].kind {
             NodeKind::Menu { prompt, timeout, .. } => Action::Collect {
                 prompt: prompt.clone(),
                 min_digits: 1,
@@ -509,7 +596,8 @@ impl Router {
     /// Walks from `node` until the plan needs input, hands the call to the engine, or ends.
     fn walk(&self, mut session: Session, mut node: usize, now: Timestamp) -> Decision {
         let plan_index = session.plan;
-        let plan = &self.config.plans[plan_index];
+        let gen = session.gen.clone();
+        let plan = &gen.config.plans[plan_index];
         for _ in 0..MAX_STEPS_PER_WALK {
             let current = &plan.nodes[node];
             let kind = current.kind.type_name();
@@ -522,7 +610,7 @@ impl Router {
                     return self.walk_input_again(session, node, *retries);
                 }
                 NodeKind::TimeOfDay { calendar, open, closed, holiday } => {
-                    let Some(cal) = self.config.calendars.get(calendar) else {
+                    let Some(cal) = gen.config.calendars.get(calendar) else {
                         return self.end(
                             session,
                             Action::Hangup { reason: format!("unknown calendar {calendar}") },
@@ -548,7 +636,7 @@ impl Router {
                 }
                 NodeKind::Geographic { branches, default } => {
                     let caller = session.call.caller.clone();
-                    let (note, next) = match self.config.region_of(&caller) {
+                    let (note, next) = match gen.config.region_of(&caller) {
                         Some(region) => match branches.get(region) {
                             Some(next) => (format!("caller {caller} is in region {region}"), *next),
                             None => (format!("caller {caller} is in region {region}, which has no branch: default"), *default),
@@ -559,7 +647,7 @@ impl Router {
                     node = next;
                 }
                 NodeKind::Percentage { weights, targets } => {
-                    let i = self.split(plan_index, node);
+                    let i = gen.split(plan_index, node);
                     step(
                         &mut session,
                         format!(
@@ -572,7 +660,7 @@ impl Router {
                     node = targets[i];
                 }
                 NodeKind::RoundRobin { targets } => {
-                    let i = self.split(plan_index, node);
+                    let i = gen.split(plan_index, node);
                     step(
                         &mut session,
                         format!("round robin: target {} of {}", i + 1, targets.len()),
@@ -615,16 +703,16 @@ impl Router {
                     let (lookup, profile) = match key.as_str() {
                         "caller" => (
                             session.call.caller.clone(),
-                            self.customers.by_phone(&session.call.caller),
+                            gen.customers.by_phone(&session.call.caller),
                         ),
                         "customer_id" => {
                             let id = session.call.customer_id.clone().unwrap_or_default();
-                            (id.clone(), self.customers.by_id(&id))
+                            (id.clone(), gen.customers.by_id(&id))
                         }
                         other => {
                             let attr = other.trim_start_matches("attribute:");
                             let id = session.call.attributes.get(attr).cloned().unwrap_or_default();
-                            (id.clone(), self.customers.by_id(&id))
+                            (id.clone(), gen.customers.by_id(&id))
                         }
                     };
                     match profile {
@@ -770,10 +858,6 @@ impl Router {
                 reason: format!("plan visited {MAX_STEPS_PER_WALK} nodes without an end"),
             },
         )
-    }
-
-    fn split(&self, plan: usize, node: usize) -> usize {
-        self.splits[plan][node].as_ref().map_or(0, |s| s.lock().next())
     }
 
     /// Why an entry overflow condition holds, if it does.
