@@ -21,6 +21,11 @@ enum Command {
     Config(cmd::config::ConfigCommand),
     /// Dry-run one call through the routing plans and print the decision and its trace.
     Route(cmd::route::RouteArgs),
+    /// Run the routing server (gRPC + HTTP).
+    Serve(cmd::serve::ServeArgs),
+    /// Call history: export the server's call records.
+    #[command(subcommand)]
+    History(cmd::history::HistoryCommand),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +33,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Config(command) => cmd::config::run(command),
         Command::Route(args) => cmd::route::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::History(command) => cmd::history::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

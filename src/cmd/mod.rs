@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
 pub mod config;
+pub mod history;
 pub mod route;
+pub mod serve;
 
 use std::path::Path;
 

@@ -68,6 +68,7 @@ fn short(d: &Decision) -> String {
         Action::Voicemail { mailbox } => format!("voicemail {mailbox}"),
         Action::Announce { prompt } => format!("announce {prompt}"),
         Action::Hangup { reason } => format!("hangup {reason}"),
+        Action::Refused { queue, reason } => format!("refused {queue}: {reason}"),
     }
 }
 
@@ -113,7 +114,14 @@ mailbox = "main"
         assert_eq!(short(&d), "collect main");
         let d = r.submit_digits(&"c1".into(), Some("1"), at(NOON)).expect("digits");
         assert_eq!(short(&d), "queue billing");
-        assert_eq!(notes(&d), ["menu: waiting for input", "menu: pressed 1 -> billing"]);
+        assert_eq!(
+            notes(&d),
+            [
+                "menu: waiting for input",
+                "menu: pressed 1 -> billing",
+                "billing: enter queue billing"
+            ]
+        );
     }
 
     #[test]
@@ -384,7 +392,8 @@ queue = "billing"
             notes(&d),
             [
                 "crm: customer C1 found by caller \"+331\": tier=gold, language=fr",
-                "prio: priority 0 -> 11 (Equals(\"tier\", \"gold\"): raise 10, Equals(\"language\", \"fr\"): raise 1)"
+                "prio: priority 0 -> 11 (Equals(\"tier\", \"gold\"): raise 10, Equals(\"language\", \"fr\"): raise 1)",
+                "q: enter queue billing",
             ]
         );
         let d = r.start_call(call("c2", "+442"), at(NOON)).expect("start");
@@ -392,7 +401,11 @@ queue = "billing"
         let d = r.start_call(call("c3", "+999"), at(NOON)).expect("start");
         assert_eq!(
             notes(&d),
-            ["crm: no customer for caller \"+999\"", "prio: no rule matched; priority stays 0"]
+            [
+                "crm: no customer for caller \"+999\"",
+                "prio: no rule matched; priority stays 0",
+                "q: enter queue billing"
+            ]
         );
         // Priorities order the queue: platinum, gold, then the unknown caller.
         let waiting = r.engine().queue_snapshot(&"billing".into()).expect("q").waiting;

@@ -66,6 +66,11 @@ struct RawConfig {
     entry_points: Vec<Spanned<RawEntry>>,
     #[serde(default)]
     plans: BTreeMap<String, Spanned<RawPlan>>,
+    /// Settings of the process that runs the engine (listen addresses, tokens): the server
+    /// reads them from the same file; routing only tolerates the table.
+    #[serde(default)]
+    #[allow(dead_code)]
+    server: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]

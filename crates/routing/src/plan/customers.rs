@@ -32,7 +32,14 @@ pub struct CustomerStore {
     inner: RwLock<Inner>,
 }
 
-#[derive(Debug, Default)]
+/// A copy taken under the read lock.
+impl Clone for CustomerStore {
+    fn clone(&self) -> Self {
+        CustomerStore { inner: RwLock::new(self.inner.read().clone()) }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
 struct Inner {
     by_id: HashMap<String, CustomerProfile>,
     id_by_phone: HashMap<String, String>,

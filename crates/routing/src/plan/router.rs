@@ -94,6 +94,14 @@ pub enum Action {
         /// Why.
         reason: String,
     },
+    /// The plan's queue refused the call (it is full) and the plan has no overflow for it:
+    /// the call has left the plan; the switch plays a busy signal or hangs up.
+    Refused {
+        /// The queue.
+        queue: QueueId,
+        /// Why, e.g. `queue sales is full (200 calls waiting)`.
+        reason: String,
+    },
 }
 
 /// One node visited, and why the walk went on the way it did.
@@ -143,6 +151,7 @@ impl fmt::Display for Decision {
             Action::Voicemail { mailbox } => writeln!(f, "voicemail {mailbox}")?,
             Action::Announce { prompt } => writeln!(f, "announce {prompt} and hang up")?,
             Action::Hangup { reason } => writeln!(f, "hang up: {reason}")?,
+            Action::Refused { queue, reason } => writeln!(f, "refused by queue {queue}: {reason}")?,
         }
         writeln!(f, "trace:")?;
         for (i, step) in self.trace.iter().enumerate() {
@@ -803,9 +812,10 @@ impl Router {
                         node = target;
                         continue;
                     }
-                    if !notes.is_empty() {
-                        step(&mut session, notes.join("; "));
+                    if notes.is_empty() {
+                        notes.push(format!("enter queue {queue}"));
                     }
+                    step(&mut session, notes.join("; "));
                     return self.enqueue(session, queue, required, steps, None, wait_limit, now);
                 }
                 NodeKind::Agent { agent, queue, wait, fallback } => {
@@ -935,7 +945,11 @@ impl Router {
                     kind: "queue",
                     note: format!("refused: {e}"),
                 });
-                Decision { call: call_id, action: Action::Hangup { reason: e.to_string() }, trace }
+                Decision {
+                    call: call_id,
+                    action: Action::Refused { queue: queue_id, reason: e.to_string() },
+                    trace,
+                }
             }
         }
     }

@@ -1,0 +1,198 @@
+//! Server settings, layered: built-in defaults, the `[server]` table of the configuration file,
+//! `SWITCHBOARD_*` environment variables, then command-line flags; validated last.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// How the server listens, authenticates and stores call records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// gRPC listen address. Loopback by default: exposing it is a decision.
+    pub grpc_addr: SocketAddr,
+    /// HTTP listen address (metrics, wallboard).
+    pub http_addr: SocketAddr,
+    /// SQLite file for call records; `:memory:` keeps them in memory only.
+    pub records_db: PathBuf,
+    /// Call records written per transaction at most.
+    pub records_batch_max: usize,
+    /// Longest a finished call record waits before it is written, in milliseconds: a crash
+    /// loses at most this much.
+    pub records_flush_ms: u64,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// Bearer tokens per role; no tokens at all disables authentication (loopback use).
+    pub auth: AuthSettings,
+    /// TLS with rustls; off when absent.
+    pub tls: Option<TlsSettings>,
+    /// How often the stats stream and metrics are refreshed, in milliseconds.
+    pub stats_refresh_ms: u64,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Bearer tokens, per role.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// Telephony switches: route calls and report their events, drive agent state.
+    pub switch_tokens: Vec<String>,
+    /// Supervisors and wallboards: read statistics and agents only.
+    pub supervisor_tokens: Vec<String>,
+    /// Administrators: everything, including agents and configuration.
+    pub admin_tokens: Vec<String>,
+}
+
+impl AuthSettings {
+    /// Whether any token is configured (authentication on).
+    pub fn enabled(&self) -> bool {
+        !(self.switch_tokens.is_empty()
+            && self.supervisor_tokens.is_empty()
+            && self.admin_tokens.is_empty())
+    }
+}
+
+/// Certificate and key files (PEM).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// Certificate chain.
+    pub cert: PathBuf,
+    /// Private key.
+    pub key: PathBuf,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            records_db: PathBuf::from("switchboard-records.sqlite"),
+            records_batch_max: 512,
+            records_flush_ms: 200,
+            log_format: LogFormat::Text,
+            auth: AuthSettings::default(),
+            tls: None,
+            stats_refresh_ms: 250,
+        }
+    }
+}
+
+/// Command-line overrides; `None` leaves the lower layers' value.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Overrides {
+    /// `--grpc-addr`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc_addr: Option<SocketAddr>,
+    /// `--http-addr`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_addr: Option<SocketAddr>,
+    /// `--records-db`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub records_db: Option<PathBuf>,
+    /// `--log-format`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+impl Settings {
+    /// Layers defaults, the `[server]` table of `file` (if any), `SWITCHBOARD_*` variables
+    /// (nested keys with `__`, e.g. `SWITCHBOARD_AUTH__ADMIN_TOKENS=[a,b]`) and `overrides`,
+    /// then validates.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Settings> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = file {
+            figment = figment.merge(Figment::from(Toml::file_exact(path)).focus("server"));
+        }
+        let settings: Settings = figment
+            .merge(Env::prefixed("SWITCHBOARD_").split("__"))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("server settings: {e}"))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks values that parse but cannot work.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.records_batch_max == 0 {
+            anyhow::bail!("server.records_batch_max: must be at least 1");
+        }
+        if !(1..=60_000).contains(&self.records_flush_ms) {
+            anyhow::bail!("server.records_flush_ms: must be 1 to 60000");
+        }
+        if !(10..=1_000).contains(&self.stats_refresh_ms) {
+            anyhow::bail!("server.stats_refresh_ms: must be 10 to 1000 (stats within a second)");
+        }
+        let auth = &self.auth;
+        for (role, tokens) in [
+            ("switch_tokens", &auth.switch_tokens),
+            ("supervisor_tokens", &auth.supervisor_tokens),
+            ("admin_tokens", &auth.admin_tokens),
+        ] {
+            if let Some(bad) =
+                tokens.iter().position(|t| t.len() < 16 || t.contains(char::is_whitespace))
+            {
+                anyhow::bail!(
+                    "server.auth.{role}[{bad}]: tokens must be at least 16 characters without spaces"
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+// figment's Jail API returns its large error type; nothing to box in a test.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_env_and_flags_layer_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "center.toml",
+                "[server]\ngrpc_addr = \"127.0.0.1:6000\"\nhttp_addr = \"127.0.0.1:6001\"\nrecords_db = \"file.db\"\n",
+            )?;
+            jail.set_env("SWITCHBOARD_HTTP_ADDR", "127.0.0.1:7001");
+            jail.set_env("SWITCHBOARD_RECORDS_DB", "env.db");
+            let overrides =
+                Overrides { records_db: Some("flag.db".into()), ..Overrides::default() };
+            let s = Settings::load(Some(Path::new("center.toml")), &overrides).unwrap();
+            assert_eq!(s.grpc_addr.port(), 6000, "file beats default");
+            assert_eq!(s.http_addr.port(), 7001, "env beats file");
+            assert_eq!(s.records_db, PathBuf::from("flag.db"), "flag beats env");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_name_the_field() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("a.toml", "[server.auth]\nadmin_tokens = [\"short\"]\n")?;
+            let err = Settings::load(Some(Path::new("a.toml")), &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("server.auth.admin_tokens[0]"), "{err}");
+            jail.create_file("b.toml", "[server]\ngrpc_adr = \"x\"\n")?;
+            let err = Settings::load(Some(Path::new("b.toml")), &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("grpc_adr"), "{err}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,395 @@
+//! [`Switchboard`]: the one cheap-to-clone handle over everything the services share.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use switchboard_proto::v1 as pb;
+use switchboard_routing::plan::{CustomerStore, Router, RoutingConfig};
+use switchboard_routing::{CallId, Timestamp};
+use tokio::sync::{broadcast, watch};
+
+use crate::auth::Auth;
+use crate::error::{ServiceError, ServiceResult};
+use crate::hub::{Hub, HubObserver};
+use crate::metrics::Metrics;
+use crate::pump::{PumpMsg, PumpShared};
+use crate::records::{RecordSink, RecordWriter};
+use crate::stats::StatsState;
+
+/// The example contact center served when no configuration file is given.
+pub const BUILTIN_CONFIG: &str = include_str!("../../../deploy/examples/contact-center.toml");
+/// Its customer list.
+pub const BUILTIN_CUSTOMERS: &str = include_str!("../../../deploy/examples/customers.csv");
+
+/// Agent updates buffered per WatchAgent stream before it counts as lagging.
+const AGENT_UPDATE_BUFFER: usize = 4_096;
+
+/// Wall-clock time as the engine's timestamp.
+pub fn now() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    Timestamp::from_millis(ms)
+}
+
+/// A contact-center configuration as loaded from a file or the built-in example.
+#[derive(Clone, Debug)]
+pub struct LoadedConfig {
+    /// The parsed configuration.
+    pub routing: RoutingConfig,
+    /// Its customers.
+    pub customers: CustomerStore,
+    /// The TOML text.
+    pub text: String,
+    /// The file, if any (customer CSVs are relative to it; reloads re-read it).
+    pub path: Option<PathBuf>,
+}
+
+impl LoadedConfig {
+    /// Parses `text`; `path` locates the customer CSV. Problems are listed one per line as
+    /// `FILE:LINE: path: message`.
+    pub fn parse(text: String, path: Option<&Path>) -> Result<LoadedConfig, ServiceError> {
+        let name = path.map_or("<config>".to_string(), |p| p.display().to_string());
+        let routing = RoutingConfig::from_toml(&text).map_err(|e| {
+            let lines: Vec<String> = e
+                .problems
+                .iter()
+                .map(|p| format!("{name}:{}: {}: {}", p.line, p.path, p.message))
+                .collect();
+            ServiceError::invalid("config", lines.join("\n"))
+        })?;
+        let customers = match (&routing.customers_csv, path) {
+            (None, _) => CustomerStore::default(),
+            (Some(_), None) => CustomerStore::from_csv(BUILTIN_CUSTOMERS)
+                .map_err(|e| ServiceError::invalid("customers.csv", e.to_string()))?,
+            (Some(csv), Some(path)) => {
+                let csv_path = path.parent().unwrap_or(Path::new(".")).join(csv);
+                let csv_text = std::fs::read_to_string(&csv_path).map_err(|e| {
+                    ServiceError::invalid(
+                        "customers.csv",
+                        format!("cannot read {}: {e}", csv_path.display()),
+                    )
+                })?;
+                CustomerStore::from_csv(&csv_text).map_err(|e| {
+                    ServiceError::invalid("customers.csv", format!("{}: {e}", csv_path.display()))
+                })?
+            }
+        };
+        Ok(LoadedConfig { routing, customers, text, path: path.map(Path::to_path_buf) })
+    }
+
+    /// Reads and parses a file, or the built-in example when `path` is `None`.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<LoadedConfig> {
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))?,
+            None => BUILTIN_CONFIG.to_string(),
+        };
+        LoadedConfig::parse(text, path).map_err(|e| match e {
+            ServiceError::InvalidArgument { reason, .. } => anyhow::anyhow!("{reason}"),
+            other => anyhow::anyhow!("{other}"),
+        })
+    }
+}
+
+/// Everything the services share. Cloning is cheap.
+#[derive(Clone)]
+pub struct Switchboard {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// The router in force. Swapped whole on reload; readers hold the lock only to clone the
+    /// handle, never across an engine call or an `.await`.
+    router: RwLock<Router>,
+    /// The configuration in force; written with `router` under the same reload mutex.
+    config: RwLock<LoadedConfig>,
+    /// Serializes reloads so two cannot interleave their validate-then-swap.
+    reload: parking_lot::Mutex<()>,
+    /// Configurations loaded since start.
+    generation: AtomicU64,
+    hub: Arc<Hub>,
+    pump: Arc<PumpShared>,
+    auth: Auth,
+    metrics: Arc<Metrics>,
+    /// Latest statistics snapshot; refreshed by the stats task, read by streams and pages.
+    snapshots: watch::Sender<Arc<pb::StatsSnapshot>>,
+    /// Set once at shutdown: open streams end so the server can drain.
+    closing: watch::Sender<bool>,
+}
+
+/// Background parts to stop in order at shutdown.
+pub struct Background {
+    pump: std::thread::JoinHandle<()>,
+    records: RecordWriter,
+}
+
+impl Background {
+    /// Waits for the pump to drain and the call records to be committed. Call after every
+    /// [`Switchboard`] clone is dropped.
+    pub fn join(self) {
+        if self.pump.join().is_err() {
+            tracing::error!("event pump panicked");
+        }
+        self.records.join();
+    }
+}
+
+impl Switchboard {
+    /// Builds the engine from `config` and starts the event pump, writing records to `records`.
+    pub fn start(
+        config: LoadedConfig,
+        auth: Auth,
+        records: (RecordSink, RecordWriter),
+    ) -> anyhow::Result<(Switchboard, Background)> {
+        let (pump_tx, pump_rx) = crossbeam_channel::unbounded();
+        let hub = Arc::new(Hub::new(pump_tx));
+        let router = Router::new(
+            config.routing.clone(),
+            config.customers.clone(),
+            Arc::new(HubObserver(hub.clone())),
+        )
+        .map_err(|e| anyhow::anyhow!("cannot build the engine: {e}"))?;
+        for agent in &config.routing.agents {
+            hub.endpoints.insert(agent.id.clone(), crate::convert::endpoint(agent));
+        }
+        let now = now();
+        let pump = Arc::new(PumpShared {
+            stats: parking_lot::Mutex::new(StatsState::new(
+                &config.routing.queues,
+                config.routing.time_zone,
+                now.as_millis() as i64,
+            )),
+            version: AtomicU64::new(0),
+            agent_updates: broadcast::channel(AGENT_UPDATE_BUFFER).0,
+        });
+        let (sink, writer) = records;
+        let engine = router.engine().clone();
+        let pump_shared = pump.clone();
+        let pump_thread = std::thread::Builder::new()
+            .name("event-pump".into())
+            .spawn(move || crate::pump::run(pump_rx, pump_shared, engine, sink))?;
+        let queues = config.routing.queues.len();
+        let metrics = Arc::new(Metrics::new(&config.routing.queues));
+        let board = Switchboard {
+            shared: Arc::new(Shared {
+                router: RwLock::new(router),
+                config: RwLock::new(config),
+                reload: parking_lot::Mutex::new(()),
+                generation: AtomicU64::new(1),
+                hub,
+                pump,
+                auth,
+                metrics,
+                snapshots: watch::channel(Arc::new(pb::StatsSnapshot::default())).0,
+                closing: watch::channel(false).0,
+            }),
+        };
+        tracing::info!(queues, "engine started");
+        board.refresh_snapshot();
+        Ok((board, Background { pump: pump_thread, records: writer }))
+    }
+
+    /// The router in force.
+    pub fn router(&self) -> Router {
+        self.shared.router.read().clone()
+    }
+
+    /// The observer hub.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.shared.hub
+    }
+
+    /// Token checks.
+    pub fn auth(&self) -> &Auth {
+        &self.shared.auth
+    }
+
+    /// Prometheus metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.shared.metrics
+    }
+
+    /// Agent updates.
+    pub fn agent_updates(&self) -> broadcast::Receiver<Arc<pb::Agent>> {
+        self.shared.pump.agent_updates.subscribe()
+    }
+
+    /// The latest statistics snapshots.
+    pub fn snapshots(&self) -> watch::Receiver<Arc<pb::StatsSnapshot>> {
+        self.shared.snapshots.subscribe()
+    }
+
+    /// Starts shutdown: streams end.
+    pub fn close(&self) {
+        self.shared.closing.send_replace(true);
+    }
+
+    /// Resolves when shutdown has started.
+    pub fn closing(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.shared.closing.subscribe();
+        async move {
+            let _ = rx.wait_for(|closing| *closing).await;
+        }
+    }
+
+    /// Stops the event pump after it has processed everything sent so far; the call records
+    /// are flushed when [`Background::join`] returns.
+    pub fn stop_pump(&self) {
+        self.to_pump(PumpMsg::Shutdown);
+    }
+
+    /// Sends a fact to the pump.
+    pub fn to_pump(&self, msg: PumpMsg) {
+        self.shared.hub.to_pump(msg);
+    }
+
+    /// Waits until the pump has processed everything sent before (tests, shutdown).
+    pub fn pump_barrier(&self) {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.to_pump(PumpMsg::Barrier(tx));
+        let _ = rx.recv_timeout(std::time::Duration::from_secs(10));
+    }
+
+    /// Statistics version: changes whenever the pump processed something.
+    pub fn stats_version(&self) -> u64 {
+        self.shared.pump.version.load(Ordering::Acquire)
+    }
+
+    /// One queue's statistics now.
+    pub fn queue_stats(&self, queue: &str) -> ServiceResult<pb::QueueStats> {
+        let router = self.router();
+        let snapshot = router.engine().queue_snapshot(&queue.into())?;
+        let now_ms = now().as_millis() as i64;
+        let mut stats = self.shared.pump.stats.lock();
+        stats.roll(now_ms);
+        stats
+            .queue_view(&snapshot, now_ms)
+            .ok_or_else(|| ServiceError::NotFound(format!("unknown queue {queue}")))
+    }
+
+    /// Every queue's statistics now, in configuration order.
+    pub fn all_queue_stats(&self) -> Vec<pb::QueueStats> {
+        let ids: Vec<String> =
+            self.shared.pump.stats.lock().queue_ids().iter().map(|q| q.to_string()).collect();
+        ids.iter().filter_map(|q| self.queue_stats(q).ok()).collect()
+    }
+
+    /// Every agent, sorted by id.
+    pub fn all_agents(&self) -> Vec<pb::Agent> {
+        let mut agents: Vec<pb::Agent> =
+            self.router().engine().agents().iter().map(crate::convert::agent).collect();
+        agents.sort_by(|a, b| {
+            let id = |x: &pb::Agent| x.profile.as_ref().map(|p| p.id.clone()).unwrap_or_default();
+            id(a).cmp(&id(b))
+        });
+        agents
+    }
+
+    /// Rebuilds the statistics snapshot and metrics.
+    pub fn refresh_snapshot(&self) {
+        let queues = self.all_queue_stats();
+        let agents = self.all_agents();
+        self.shared.metrics.observe(&queues, &agents);
+        let snapshot = pb::StatsSnapshot { at_unix_ms: now().as_millis() as i64, queues, agents };
+        self.shared.snapshots.send_replace(Arc::new(snapshot));
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> LoadedConfig {
+        self.shared.config.read().clone()
+    }
+
+    /// Configurations loaded since start.
+    pub fn generation(&self) -> u64 {
+        self.shared.generation.load(Ordering::Relaxed)
+    }
+
+    /// Validates and applies a configuration; on error nothing changed.
+    pub fn reload(&self, text: Option<String>) -> ServiceResult<LoadedConfig> {
+        let _one_at_a_time = self.shared.reload.lock();
+        let current_path = self.shared.config.read().path.clone();
+        let text = match text {
+            Some(t) => t,
+            None => match &current_path {
+                Some(p) => std::fs::read_to_string(p).map_err(|e| {
+                    ServiceError::FailedPrecondition(format!("cannot read {}: {e}", p.display()))
+                })?,
+                None => {
+                    return Err(ServiceError::invalid(
+                        "toml",
+                        "the server runs the built-in example; send the configuration text",
+                    ))
+                }
+            },
+        };
+        let loaded = LoadedConfig::parse(text, current_path.as_deref())?;
+        let new_router = self
+            .router()
+            .reload(loaded.routing.clone(), loaded.customers.clone(), now())
+            .map_err(|e| match ServiceError::from(e) {
+                ServiceError::InvalidArgument { field, reason } => {
+                    ServiceError::FailedPrecondition(format!("{field}: {reason}"))
+                }
+                other => other,
+            })?;
+        for agent in &loaded.routing.agents {
+            self.shared.hub.endpoints.insert(agent.id.clone(), crate::convert::endpoint(agent));
+        }
+        *self.shared.router.write() = new_router;
+        *self.shared.config.write() = loaded.clone();
+        let generation = self.shared.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::info!(generation, plans = loaded.routing.plans.len(), "configuration reloaded");
+        Ok(loaded)
+    }
+
+    /// Fires due timers and streams what they decided.
+    pub fn tick(&self) {
+        let router = self.router();
+        let (decisions, offers) = crate::hub::collecting_offers(|| router.advance(now()));
+        let hub = &self.shared.hub;
+        for offer in &offers {
+            let returned = decisions.iter().any(|d| {
+                matches!(&d.action, switchboard_routing::plan::Action::Connect { offer: o } if o == offer)
+            });
+            if !returned {
+                hub.publish_offer(offer);
+            }
+        }
+        let at = now();
+        for d in decisions {
+            let switch_id = hub.switch_of(&d.call);
+            hub.publish(crate::convert::decision(&d, |a| hub.endpoint(a), &switch_id));
+            self.decided(&d, at);
+        }
+    }
+
+    /// Tells the pump about a decision and forgets finished calls' switch mapping.
+    pub fn decided(&self, d: &switchboard_routing::plan::Decision, at: Timestamp) {
+        use switchboard_routing::plan::Action;
+        if matches!(
+            d.action,
+            Action::Transfer { .. }
+                | Action::Voicemail { .. }
+                | Action::Announce { .. }
+                | Action::Hangup { .. }
+                | Action::Refused { .. }
+        ) {
+            self.forget_call(&d.call);
+        }
+        self.to_pump(PumpMsg::Decided {
+            call: d.call.clone(),
+            action: d.action.clone(),
+            path: d.trace.iter().map(|s| s.node.clone()).collect(),
+            at,
+        });
+    }
+
+    /// The call left Switchboard.
+    pub fn forget_call(&self, call: &CallId) {
+        self.shared.hub.call_switch.remove(call);
+    }
+}

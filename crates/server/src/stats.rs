@@ -1,0 +1,437 @@
+//! Live statistics per queue: now (waiting, agents by state) and per window (the current
+//! 15-minute interval and the day since local midnight in the center's time zone).
+//!
+//! The event pump feeds [`StatsState`] one event at a time; readers take a consistent
+//! [`pb::QueueStats`] copy under the same mutex.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration as ChronoDuration, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use switchboard_proto::v1 as pb;
+use switchboard_routing::{
+    AgentId, AgentState, AgentStateKind, QueueConfig, QueueId, QueueSnapshot,
+};
+
+/// Length of a statistics interval, in minutes.
+pub const INTERVAL_MINUTES: i64 = 15;
+
+/// Counters of one queue over one window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Window {
+    /// Window start, Unix milliseconds.
+    pub start_ms: i64,
+    /// Calls that entered the queue.
+    pub offered: u64,
+    /// Calls answered.
+    pub answered: u64,
+    /// Calls abandoned while waiting or ringing.
+    pub abandoned: u64,
+    /// Answered within the threshold.
+    pub answered_within: u64,
+    /// Abandoned within the threshold.
+    pub abandoned_within: u64,
+    /// Left the queue at its wait limit.
+    pub overflowed: u64,
+    /// Sum of the waits of answered calls, ms.
+    pub answered_wait_ms: u64,
+    /// Calls handled to the end of wrap-up.
+    pub handled: u64,
+    /// Their talk plus wrap-up, ms.
+    pub handled_ms: u64,
+    /// Member agents' time reserved, on call or in wrap-up, ms.
+    pub busy_ms: u64,
+    /// Member agents' time available or busy (logged in and not "not ready"), ms.
+    pub staffed_ms: u64,
+}
+
+impl Window {
+    fn fresh(start_ms: i64) -> Window {
+        Window { start_ms, ..Window::default() }
+    }
+
+    /// The API view; ratios are absent when their denominator is zero.
+    pub fn view(&self) -> pb::WindowStats {
+        let ratio = |num: u64, den: u64| (den > 0).then(|| num as f64 / den as f64);
+        pb::WindowStats {
+            start_unix_ms: self.start_ms,
+            offered: self.offered,
+            answered: self.answered,
+            abandoned: self.abandoned,
+            answered_within_threshold: self.answered_within,
+            abandoned_within_threshold: self.abandoned_within,
+            overflowed: self.overflowed,
+            service_level: ratio(self.answered_within, self.answered),
+            service_level_2: ratio(
+                self.answered_within + self.abandoned_within,
+                self.answered + self.abandoned,
+            ),
+            asa_ms: self.answered_wait_ms.checked_div(self.answered),
+            aht_ms: self.handled_ms.checked_div(self.handled),
+            occupancy: ratio(self.busy_ms, self.staffed_ms),
+            handled: self.handled,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct QueueStatsState {
+    threshold_ms: u64,
+    interval: Window,
+    today: Window,
+}
+
+/// An agent as statistics follow it.
+#[derive(Clone, Debug)]
+struct AgentTrack {
+    kind: AgentStateKind,
+    since_ms: i64,
+    queues: Vec<QueueId>,
+}
+
+/// Everything the statistics know. Owned by the pump, read by services under a mutex.
+#[derive(Debug)]
+pub struct StatsState {
+    tz: Tz,
+    interval_start_ms: i64,
+    day_start_ms: i64,
+    queues: HashMap<QueueId, QueueStatsState>,
+    /// Queue ids in configuration order, for stable listings.
+    order: Vec<QueueId>,
+    agents: HashMap<AgentId, AgentTrack>,
+}
+
+fn is_busy(kind: AgentStateKind) -> bool {
+    matches!(kind, AgentStateKind::Reserved | AgentStateKind::OnCall | AgentStateKind::WrapUp)
+}
+
+impl StatsState {
+    /// Statistics for `queues`, windows in time zone `tz`, starting at `now_ms`.
+    pub fn new(queues: &[QueueConfig], tz: Tz, now_ms: i64) -> StatsState {
+        let mut state = StatsState {
+            tz,
+            interval_start_ms: 0,
+            day_start_ms: 0,
+            queues: HashMap::new(),
+            order: queues.iter().map(|q| q.id.clone()).collect(),
+            agents: HashMap::new(),
+        };
+        for q in queues {
+            state.queues.insert(
+                q.id.clone(),
+                QueueStatsState {
+                    threshold_ms: q.service_level_threshold.as_millis() as u64,
+                    interval: Window::default(),
+                    today: Window::default(),
+                },
+            );
+        }
+        state.roll(now_ms);
+        state
+    }
+
+    /// Queue ids in configuration order.
+    pub fn queue_ids(&self) -> &[QueueId] {
+        &self.order
+    }
+
+    /// Starts new windows when `now_ms` has left the current ones. Agent time up to the
+    /// boundary is credited to the closing window, the rest to the new one.
+    pub fn roll(&mut self, now_ms: i64) {
+        let (interval, day) = window_starts(self.tz, now_ms);
+        if interval == self.interval_start_ms && day == self.day_start_ms {
+            return;
+        }
+        if interval > self.interval_start_ms {
+            // Credit ongoing agent states up to the boundary, then restart them there.
+            let boundary = interval;
+            let tracks: Vec<(AgentId, AgentTrack)> =
+                self.agents.iter().map(|(a, t)| (a.clone(), t.clone())).collect();
+            for (agent, track) in tracks {
+                if track.since_ms < boundary {
+                    self.credit(&track, boundary);
+                    if let Some(t) = self.agents.get_mut(&agent) {
+                        t.since_ms = boundary;
+                    }
+                }
+            }
+        }
+        for q in self.queues.values_mut() {
+            if interval != self.interval_start_ms {
+                q.interval = Window::fresh(interval);
+            }
+            if day != self.day_start_ms {
+                q.today = Window::fresh(day);
+            }
+        }
+        self.interval_start_ms = interval;
+        self.day_start_ms = day;
+    }
+
+    fn credit(&mut self, track: &AgentTrack, until_ms: i64) {
+        let staffed = matches!(track.kind, AgentStateKind::Available) || is_busy(track.kind);
+        if !staffed {
+            return;
+        }
+        let busy = is_busy(track.kind);
+        for q in &track.queues {
+            if let Some(s) = self.queues.get_mut(q) {
+                for w in [&mut s.interval, &mut s.today] {
+                    let from = track.since_ms.max(w.start_ms);
+                    let d = u64::try_from(until_ms - from).unwrap_or(0);
+                    w.staffed_ms += d;
+                    if busy {
+                        w.busy_ms += d;
+                    }
+                }
+            }
+        }
+    }
+
+    fn bump(&mut self, queue: &QueueId, f: impl Fn(&mut Window, u64)) {
+        if let Some(q) = self.queues.get_mut(queue) {
+            let threshold = q.threshold_ms;
+            f(&mut q.interval, threshold);
+            f(&mut q.today, threshold);
+        }
+    }
+
+    /// A call entered `queue` (first offer or queued).
+    pub fn entered(&mut self, queue: &QueueId) {
+        self.bump(queue, |w, _| w.offered += 1);
+    }
+
+    /// An agent answered after `wait_ms`.
+    pub fn answered(&mut self, queue: &QueueId, wait_ms: u64) {
+        self.bump(queue, |w, threshold| {
+            w.answered += 1;
+            w.answered_wait_ms += wait_ms;
+            if wait_ms <= threshold {
+                w.answered_within += 1;
+            }
+        });
+    }
+
+    /// The caller hung up after `wait_ms` without an answer.
+    pub fn abandoned(&mut self, queue: &QueueId, wait_ms: u64) {
+        self.bump(queue, |w, threshold| {
+            w.abandoned += 1;
+            if wait_ms <= threshold {
+                w.abandoned_within += 1;
+            }
+        });
+    }
+
+    /// The call left the queue at its wait limit.
+    pub fn overflowed(&mut self, queue: &QueueId) {
+        self.bump(queue, |w, _| w.overflowed += 1);
+    }
+
+    /// A call's talk and wrap-up finished.
+    pub fn handled(&mut self, queue: &QueueId, handle_ms: u64) {
+        self.bump(queue, |w, _| {
+            w.handled += 1;
+            w.handled_ms += handle_ms;
+        });
+    }
+
+    /// An agent's state changed at `at_ms`; `queues` are its memberships from now on.
+    pub fn agent_changed(
+        &mut self,
+        agent: &AgentId,
+        state: &AgentState,
+        at_ms: i64,
+        queues: Vec<QueueId>,
+    ) {
+        if let Some(track) = self.agents.get(agent).cloned() {
+            self.credit(&track, at_ms);
+        }
+        self.agents
+            .insert(agent.clone(), AgentTrack { kind: state.kind(), since_ms: at_ms, queues });
+    }
+
+    /// The agent left (deleted).
+    pub fn agent_removed(&mut self, agent: &AgentId) {
+        self.agents.remove(agent);
+    }
+
+    /// The statistics of one queue at `now_ms`, with the engine's view of its line.
+    pub fn queue_view(&self, snapshot: &QueueSnapshot, now_ms: i64) -> Option<pb::QueueStats> {
+        let q = self.queues.get(&snapshot.id)?;
+        let mut interval = q.interval;
+        let mut today = q.today;
+        let (mut available, mut on_call, mut wrap_up, mut not_ready, mut logged_in) =
+            (0, 0, 0, 0, 0);
+        for track in self.agents.values().filter(|t| t.queues.contains(&snapshot.id)) {
+            match track.kind {
+                AgentStateKind::LoggedOut => continue,
+                AgentStateKind::Available => available += 1,
+                AgentStateKind::Reserved | AgentStateKind::OnCall => on_call += 1,
+                AgentStateKind::WrapUp => wrap_up += 1,
+                AgentStateKind::NotReady => not_ready += 1,
+            }
+            logged_in += 1;
+            // Ongoing states count up to now.
+            let staffed = track.kind == AgentStateKind::Available || is_busy(track.kind);
+            if staffed {
+                for w in [&mut interval, &mut today] {
+                    let d = u64::try_from(now_ms - track.since_ms.max(w.start_ms)).unwrap_or(0);
+                    w.staffed_ms += d;
+                    if is_busy(track.kind) {
+                        w.busy_ms += d;
+                    }
+                }
+            }
+        }
+        let longest_wait_ms = snapshot
+            .oldest_arrival
+            .map(|t| u64::try_from(now_ms - t.as_millis() as i64).unwrap_or(0))
+            .unwrap_or(0);
+        Some(pb::QueueStats {
+            queue: snapshot.id.to_string(),
+            calls_waiting: snapshot.waiting.len() as u32,
+            longest_wait_ms,
+            agents_logged_in: logged_in,
+            agents_available: available,
+            agents_on_call: on_call,
+            agents_wrap_up: wrap_up,
+            agents_not_ready: not_ready,
+            estimated_wait_s: snapshot.estimated_wait.map(|d| d.as_secs()),
+            service_level_threshold_s: q.threshold_ms / 1000,
+            interval: Some(interval.view()),
+            today: Some(today.view()),
+        })
+    }
+}
+
+/// Start of the 15-minute interval and of the local day containing `now_ms`, Unix ms.
+pub fn window_starts(tz: Tz, now_ms: i64) -> (i64, i64) {
+    let utc = DateTime::<Utc>::from_timestamp_millis(now_ms).unwrap_or_default();
+    let local = utc.with_timezone(&tz);
+    // Intervals are aligned in local time; every IANA offset in use is a multiple of 15
+    // minutes, so aligning the UTC instant is the same and survives DST changes.
+    let interval_ms = INTERVAL_MINUTES * 60_000;
+    let interval = now_ms.div_euclid(interval_ms) * interval_ms;
+    let midnight = local.date_naive().and_time(NaiveTime::MIN);
+    let day = tz
+        .from_local_datetime(&midnight)
+        .earliest()
+        // A day without a midnight (DST at 00:00): the day starts at the first valid minute.
+        .or_else(|| tz.from_local_datetime(&(midnight + ChronoDuration::hours(1))).earliest())
+        .map(|d| d.timestamp_millis())
+        .unwrap_or(now_ms);
+    (interval, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(rfc3339: &str) -> i64 {
+        DateTime::parse_from_rfc3339(rfc3339).unwrap().timestamp_millis()
+    }
+
+    #[test]
+    fn windows_follow_local_midnight_across_dst() {
+        let paris: Tz = "Europe/Paris".parse().unwrap();
+        let check = |now: &str, interval: &str, day: &str| {
+            assert_eq!(window_starts(paris, ms(now)), (ms(interval), ms(day)), "{now}");
+        };
+        check(
+            "2026-03-29T10:07:00+02:00",
+            "2026-03-29T10:00:00+02:00",
+            "2026-03-29T00:00:00+01:00",
+        );
+        check(
+            "2026-10-25T23:59:59+01:00",
+            "2026-10-25T23:45:00+01:00",
+            "2026-10-25T00:00:00+02:00",
+        );
+        check(
+            "2026-11-23T00:14:59+01:00",
+            "2026-11-23T00:00:00+01:00",
+            "2026-11-23T00:00:00+01:00",
+        );
+        let kolkata: Tz = "Asia/Kolkata".parse().unwrap();
+        assert_eq!(
+            window_starts(kolkata, ms("2026-11-23T10:20:00+05:30")).0,
+            ms("2026-11-23T10:15:00+05:30")
+        );
+    }
+
+    #[test]
+    fn service_levels_and_occupancy_from_events() {
+        let mut q = QueueConfig::new("billing", vec![]);
+        q.service_level_threshold = std::time::Duration::from_secs(20);
+        let t0 = ms("2026-11-23T10:00:00Z");
+        let mut s = StatsState::new(&[q], chrono_tz::UTC, t0);
+        let billing = QueueId::from("billing");
+        let ana = AgentId::from("ana");
+        s.agent_changed(&ana, &AgentState::Available, t0, vec![billing.clone()]);
+        for _ in 0..4 {
+            s.entered(&billing);
+        }
+        s.answered(&billing, 5_000);
+        s.answered(&billing, 20_000);
+        s.answered(&billing, 20_001);
+        s.abandoned(&billing, 3_000);
+        s.handled(&billing, 100_000);
+        s.agent_changed(
+            &ana,
+            &AgentState::OnCall { call: "c".into(), queue: billing.clone() },
+            t0 + 60_000,
+            vec![billing.clone()],
+        );
+        let snapshot = QueueSnapshot {
+            id: billing.clone(),
+            waiting: vec![],
+            oldest_arrival: None,
+            available: vec![],
+            logged_in: 1,
+            estimated_wait: None,
+            totals: Default::default(),
+        };
+        let view = s.queue_view(&snapshot, t0 + 240_000).unwrap();
+        let w = view.interval.unwrap();
+        assert_eq!((w.offered, w.answered, w.abandoned), (4, 3, 1));
+        assert_eq!(w.service_level, Some(2.0 / 3.0));
+        assert_eq!(w.service_level_2, Some(3.0 / 4.0));
+        assert_eq!(w.asa_ms, Some(15_000));
+        assert_eq!(w.aht_ms, Some(100_000));
+        // 1 min available, then 3 min on call.
+        assert_eq!(w.occupancy, Some(0.75));
+        assert_eq!((view.agents_on_call, view.agents_available, view.agents_logged_in), (1, 0, 1));
+    }
+
+    #[test]
+    fn a_new_interval_starts_from_zero_and_credits_time_to_both_sides() {
+        let q = QueueConfig::new("q", vec![]);
+        let t0 = ms("2026-11-23T10:10:00Z");
+        let mut s = StatsState::new(&[q], chrono_tz::UTC, t0);
+        let id = QueueId::from("q");
+        s.agent_changed(
+            &"a".into(),
+            &AgentState::OnCall { call: "c".into(), queue: id.clone() },
+            t0,
+            vec![id.clone()],
+        );
+        s.entered(&id);
+        s.roll(ms("2026-11-23T10:16:00Z"));
+        let snapshot = QueueSnapshot {
+            id: id.clone(),
+            waiting: vec![],
+            oldest_arrival: None,
+            available: vec![],
+            logged_in: 1,
+            estimated_wait: None,
+            totals: Default::default(),
+        };
+        let view = s.queue_view(&snapshot, ms("2026-11-23T10:16:00Z")).unwrap();
+        let interval = view.interval.unwrap();
+        assert_eq!(interval.offered, 0);
+        assert_eq!(interval.occupancy, Some(1.0));
+        let today = view.today.unwrap();
+        assert_eq!(today.offered, 1);
+        assert_eq!(today.occupancy, Some(1.0));
+    }
+}
