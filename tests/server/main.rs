@@ -7,3 +7,4 @@ mod auth;
 mod bad_input;
 mod calls;
 mod shutdown;
+mod wallboard;

@@ -59,6 +59,24 @@ impl Auth {
         let token = value.strip_prefix("Bearer ").ok_or_else(|| {
             ServiceError::Unauthenticated("authorization must be `Bearer <token>`".into())
         })?;
+        self.role_of_token(token)
+    }
+
+    /// Like [`Auth::require`] for a bare token (HTTP pages pass it in a header or the query).
+    pub fn require_token(&self, token: Option<&str>, allowed: &[Role]) -> Result<(), ServiceError> {
+        if !self.tokens.enabled() {
+            return Ok(());
+        }
+        let token = token.ok_or_else(|| ServiceError::Unauthenticated("missing token".into()))?;
+        let role = self.role_of_token(token)?;
+        if role == Role::Admin || allowed.contains(&role) {
+            Ok(())
+        } else {
+            Err(ServiceError::PermissionDenied("this token may not read statistics".into()))
+        }
+    }
+
+    fn role_of_token(&self, token: &str) -> Result<Role, ServiceError> {
         let t = &self.tokens;
         // Compare every token fully so timing does not reveal which prefix matched.
         let matches = |list: &[String]| list.iter().fold(false, |hit, t| hit | eq_const(t, token));

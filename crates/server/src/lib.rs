@@ -7,6 +7,7 @@
 //! - [`hub`] and [`pump`]: the engine observer streams offers synchronously and hands every
 //!   event to one pump thread that keeps [`stats`], [`records`] and agent streams, so routing
 //!   never waits for bookkeeping.
+//! - [`wallboard`]: the supervisor page at `/`, pushed over server-sent events.
 //! - [`serve::run`]: the process: gRPC and HTTP listeners, timers, graceful drain.
 //!
 //! **Architecture invariant:** routing decisions are made by `switchboard-routing` only; this
@@ -26,6 +27,7 @@ pub mod service;
 pub mod settings;
 pub mod state;
 pub mod stats;
+pub mod wallboard;
 
 pub use serve::run;
 pub use settings::Settings;

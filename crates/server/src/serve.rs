@@ -36,8 +36,12 @@ pub async fn run(
         Duration::from_millis(settings.records_flush_ms),
         65_536,
     )?;
-    let (board, background) =
-        Switchboard::start(config, Auth::new(settings.auth.clone()), records)?;
+    let (board, background) = Switchboard::start(
+        config,
+        Auth::new(settings.auth.clone()),
+        settings.wallboard.clone(),
+        records,
+    )?;
     let grpc_addr = grpc.local_addr()?;
     let http_addr = http.local_addr()?;
 

@@ -31,7 +31,30 @@ pub struct Settings {
     pub tls: Option<TlsSettings>,
     /// How often the stats stream and metrics are refreshed, in milliseconds.
     pub stats_refresh_ms: u64,
+    /// The wallboard page.
+    pub wallboard: WallboardSettings,
 }
+
+/// Wallboard colours and history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WallboardSettings {
+    /// Service level the center aims for (answered within the queue's threshold / answered),
+    /// 0 to 1; tiles turn amber below it and red below it minus `amber_margin`.
+    pub service_level_target: f64,
+    /// Width of the amber band under the target, 0 to 1.
+    pub amber_margin: f64,
+    /// How much history the chart shows, in minutes.
+    pub history_minutes: u32,
+}
+
+impl Default for WallboardSettings {
+    fn default() -> Self {
+        WallboardSettings { service_level_target: 0.8, amber_margin: 0.05, history_minutes: 240 }
+    }
+}
+
+impl Eq for WallboardSettings {}
 
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +109,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             tls: None,
             stats_refresh_ms: 250,
+            wallboard: WallboardSettings::default(),
         }
     }
 }
@@ -135,6 +159,16 @@ impl Settings {
         }
         if !(10..=1_000).contains(&self.stats_refresh_ms) {
             anyhow::bail!("server.stats_refresh_ms: must be 10 to 1000 (stats within a second)");
+        }
+        let w = &self.wallboard;
+        if !(0.0..=1.0).contains(&w.service_level_target) {
+            anyhow::bail!("server.wallboard.service_level_target: must be 0 to 1");
+        }
+        if !(0.0..=1.0).contains(&w.amber_margin) {
+            anyhow::bail!("server.wallboard.amber_margin: must be 0 to 1");
+        }
+        if !(1..=24 * 60).contains(&w.history_minutes) {
+            anyhow::bail!("server.wallboard.history_minutes: must be 1 to 1440");
         }
         let auth = &self.auth;
         for (role, tokens) in [

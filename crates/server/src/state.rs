@@ -16,7 +16,9 @@ use crate::hub::{Hub, HubObserver};
 use crate::metrics::Metrics;
 use crate::pump::{PumpMsg, PumpShared};
 use crate::records::{RecordSink, RecordWriter};
+use crate::settings::WallboardSettings;
 use crate::stats::StatsState;
+use crate::wallboard::History;
 
 /// The example contact center served when no configuration file is given.
 pub const BUILTIN_CONFIG: &str = include_str!("../../../deploy/examples/contact-center.toml");
@@ -119,6 +121,10 @@ struct Shared {
     snapshots: watch::Sender<Arc<pb::StatsSnapshot>>,
     /// Set once at shutdown: open streams end so the server can drain.
     closing: watch::Sender<bool>,
+    /// Wallboard colours and history length.
+    wallboard: WallboardSettings,
+    /// Samples for the wallboard chart; written by the stats refresher only.
+    history: parking_lot::Mutex<History>,
 }
 
 /// Background parts to stop in order at shutdown.
@@ -143,6 +149,7 @@ impl Switchboard {
     pub fn start(
         config: LoadedConfig,
         auth: Auth,
+        wallboard: WallboardSettings,
         records: (RecordSink, RecordWriter),
     ) -> anyhow::Result<(Switchboard, Background)> {
         let (pump_tx, pump_rx) = crossbeam_channel::unbounded();
@@ -186,6 +193,8 @@ impl Switchboard {
                 metrics,
                 snapshots: watch::channel(Arc::new(pb::StatsSnapshot::default())).0,
                 closing: watch::channel(false).0,
+                history: parking_lot::Mutex::new(History::new(wallboard.history_minutes)),
+                wallboard,
             }),
         };
         tracing::info!(queues, "engine started");
@@ -295,7 +304,20 @@ impl Switchboard {
         let agents = self.all_agents();
         self.shared.metrics.observe(&queues, &agents);
         let snapshot = pb::StatsSnapshot { at_unix_ms: now().as_millis() as i64, queues, agents };
+        self.shared.history.lock().record(&snapshot);
         self.shared.snapshots.send_replace(Arc::new(snapshot));
+    }
+
+    /// Wallboard settings.
+    pub fn wallboard(&self) -> &WallboardSettings {
+        &self.shared.wallboard
+    }
+
+    /// The wallboard chart's samples per queue.
+    pub fn history(
+        &self,
+    ) -> std::collections::HashMap<String, Vec<crate::wallboard::HistoryPoint>> {
+        self.shared.history.lock().series()
     }
 
     /// The configuration in force.
