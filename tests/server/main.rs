@@ -7,4 +7,5 @@ mod auth;
 mod bad_input;
 mod calls;
 mod shutdown;
+mod transport;
 mod wallboard;
