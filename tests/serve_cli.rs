@@ -82,3 +82,55 @@ fn serve_refuses_bad_settings_with_the_field_named() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("server.stats_refresh_ms"), "{stderr}");
 }
+
+#[test]
+fn serve_demo_brings_the_queues_alive_within_seconds() {
+    let dir = std::env::temp_dir().join(format!("switchboard-demo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (grpc, http) = (free_port(), free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["serve", "--demo", "--demo-calls-per-s", "20"])
+        .args(["--grpc-addr", &grpc.to_string(), "--http-addr", &http.to_string()])
+        .args(["--records-db", dir.join("records.sqlite").to_str().unwrap()])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let offered_today = |metrics: &str| -> u64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("switchboard_queue_offered_today{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    };
+    let started = Instant::now();
+    let mut last = String::new();
+    let alive = loop {
+        if let Some(metrics) = http_get(http, "/metrics") {
+            if offered_today(&metrics) > 0 {
+                break true;
+            }
+            last = metrics;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let exit = child.wait().unwrap();
+    assert!(alive, "no call offered within 20 s; last metrics:\n{last}");
+    assert!(exit.success(), "exit {exit:?}");
+}
+
+#[test]
+fn serve_demo_refuses_to_run_unauthenticated_against_tokens() {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["serve", "--demo", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+        .env("SWITCHBOARD_AUTH__SUPERVISOR_TOKENS", "[\"supervisor-token-0123456\"]")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--demo needs an admin token"), "{stderr}");
+}

@@ -62,7 +62,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         })?;
         if args.demo {
             let target = grpc.local_addr()?;
+            // The demo reads the configuration, logs agents in and routes calls: only the
+            // admin role does all three.
             let token = settings.auth.admin_tokens.first().cloned();
+            if settings.auth.enabled() && token.is_none() {
+                anyhow::bail!(
+                    "--demo needs an admin token when tokens are configured (server.auth.admin_tokens)"
+                );
+            }
             let demo = switchboard_server::demo::DemoOptions {
                 calls_per_s: args.demo_calls_per_s,
                 seed: 7,

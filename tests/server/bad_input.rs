@@ -110,13 +110,20 @@ async fn router_requests() {
             .into_inner();
         assert_eq!(short(&d), expect);
     }
+    // Full after the menu: the caller is on the line, so the switch is told to hang up.
     router.route_call(to_sales("s3")).await.unwrap();
+    let d = router
+        .submit_digits(pb::SubmitDigitsRequest { call_id: "s3".into(), digits: "2".into() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(short(&d), "hangup queue sales is full (1 calls waiting)");
     check(
         router
             .submit_digits(pb::SubmitDigitsRequest { call_id: "s3".into(), digits: "2".into() })
             .await,
-        Code::ResourceExhausted,
-        "queue sales is full (1 calls waiting); the call has left its plan",
+        Code::NotFound,
+        "unknown call s3",
     );
     // Straight to the full queue: refused, and the call id stays free.
     check(

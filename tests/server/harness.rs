@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use switchboard_proto::v1 as pb;
 use switchboard_server::settings::AuthSettings;
-use switchboard_server::{LoadedConfig, Settings};
+use switchboard_server::{Clock, LoadedConfig, Settings};
 use tonic::transport::Channel;
 use tonic::Request;
 
@@ -111,6 +111,21 @@ impl TestServer {
     }
 
     pub async fn start_with(name: &str, center: &str, auth: AuthSettings) -> TestServer {
+        TestServer::start_full(name, center, auth, Clock::system(), |_| {}).await
+    }
+
+    /// A server whose time stands still until the test moves `clock`.
+    pub async fn start_manual(name: &str, center: &str, clock: Clock) -> TestServer {
+        TestServer::start_full(name, center, AuthSettings::default(), clock, |_| {}).await
+    }
+
+    pub async fn start_full(
+        name: &str,
+        center: &str,
+        auth: AuthSettings,
+        clock: Clock,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> TestServer {
         let db = temp_dir(name).join("records.sqlite");
         let settings = Settings {
             records_db: db.clone(),
@@ -119,15 +134,23 @@ impl TestServer {
             auth: auth.clone(),
             ..Settings::default()
         };
+        let mut settings = settings;
+        tweak(&mut settings);
         let config = LoadedConfig::parse(center.to_string(), None).expect("test center parses");
         let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (grpc_addr, http_addr) = (grpc.local_addr().unwrap(), http.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let handle =
-            tokio::spawn(switchboard_server::run(settings, config, grpc, http, async move {
+        let handle = tokio::spawn(switchboard_server::run_with_clock(
+            settings,
+            config,
+            grpc,
+            http,
+            async move {
                 let _ = rx.await;
-            }));
+            },
+            clock,
+        ));
         let token = auth.enabled().then(|| ADMIN_TOKEN.to_string());
         TestServer {
             grpc: grpc_addr,

@@ -7,5 +7,6 @@ mod auth;
 mod bad_input;
 mod calls;
 mod shutdown;
+mod stats;
 mod transport;
 mod wallboard;

@@ -12,9 +12,14 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder};
 use serde_json::json;
 use switchboard_proto::v1 as pb;
+use switchboard_routing::Timestamp;
 use switchboard_server::settings::AuthSettings;
+use switchboard_server::Clock;
 
 use crate::harness::*;
+
+/// 2026-11-25T10:00:00Z.
+const T0_MS: u64 = 1_795_600_800_000;
 
 fn find_program(env: &str, candidates: &[&str]) -> Option<PathBuf> {
     if let Ok(p) = std::env::var(env) {
@@ -81,6 +86,13 @@ async fn field(client: &Client, queue: &str, name: &str) -> String {
     client.execute(&script, vec![]).await.unwrap().as_str().unwrap_or_default().to_string()
 }
 
+/// The colour state of a queue's tile (`idle`, `ok`, `amber`, `red`).
+async fn status(client: &Client, queue: &str) -> String {
+    let script =
+        format!("return document.querySelector('[data-queue=\"{queue}\"]').dataset.status;");
+    client.execute(&script, vec![]).await.unwrap().as_str().unwrap_or_default().to_string()
+}
+
 /// Waits until every `(queue, field, text)` shows, for at most 10 s.
 async fn expect_tiles(client: &Client, expected: &[(&str, &str, &str)]) {
     let started = Instant::now();
@@ -116,7 +128,10 @@ async fn the_wallboard_follows_calls_routed_through_grpc() {
         supervisor_tokens: vec![SUPERVISOR_TOKEN.into()],
         admin_tokens: vec![ADMIN_TOKEN.into()],
     };
-    let server = TestServer::start_with("wallboard", CENTER, auth).await;
+    // A manual clock makes every wait, and so ASA and the colours, exact.
+    let clock = Clock::manual(Timestamp::from_millis(T0_MS));
+    let at = |s: u64| clock.set(Timestamp::from_millis(T0_MS + s * 1_000));
+    let server = TestServer::start_full("wallboard", CENTER, auth, clock.clone(), |_| {}).await;
     let _ = server.channel().await; // up
     let (_driver, client) = browser(&chromium, &chromedriver).await;
 
@@ -143,8 +158,9 @@ async fn the_wallboard_follows_calls_routed_through_grpc() {
         &[("billing", "waiting", "0"), ("billing", "available", "0"), ("sales", "waiting", "0")],
     )
     .await;
+    assert_eq!(status(&client, "billing").await, "idle");
 
-    // Ana logs in and takes one call; two more wait.
+    // Ana logs in and takes one call; two more wait. She answers after 5 s.
     let switch = Some(SWITCH_TOKEN);
     let mut agents = server.agents().await;
     agents
@@ -156,6 +172,7 @@ async fn the_wallboard_follows_calls_routed_through_grpc() {
     for call in ["c1", "c2", "c3"] {
         router.route_call(with_token(route(call, "+200"), switch)).await.unwrap();
     }
+    at(5);
     router
         .report_call_event(with_token(event("c1", pb::CallEventKind::Answered), switch))
         .await
@@ -169,11 +186,16 @@ async fn the_wallboard_follows_calls_routed_through_grpc() {
             ("billing", "offered", "3"),
             ("billing", "answered", "1"),
             ("billing", "service_level", "100%"),
+            ("billing", "asa", "5 s"),
         ],
     )
     .await;
+    assert_eq!(status(&client, "billing").await, "ok");
 
-    // One caller gives up; the tile counts it.
+    // 25 s in, the two waiting callers have waited 25 s; one gives up at 30 s.
+    at(25);
+    expect_tiles(&client, &[("billing", "longest_wait", "0:25")]).await;
+    at(30);
     router
         .report_call_event(with_token(event("c3", pb::CallEventKind::Abandoned), switch))
         .await
@@ -186,14 +208,31 @@ async fn the_wallboard_follows_calls_routed_through_grpc() {
         .await
         .unwrap();
     assert!(row.as_str().unwrap_or_default().contains("on call"), "{row}");
-    let status = client
-        .execute(
-            "return document.querySelector('[data-queue=\"billing\"]').dataset.status;",
-            vec![],
-        )
+
+    // Ana hangs up at 60 s and answers the caller who waited 62 s: half the answered calls
+    // were within 20 s, so the tile turns red; ASA is (5 + 62) / 2 = 33.5, shown as 34 s.
+    at(60);
+    router
+        .report_call_event(with_token(event("c1", pb::CallEventKind::Ended), switch))
         .await
         .unwrap();
-    assert_eq!(status, json!("ok"));
+    at(62);
+    router
+        .report_call_event(with_token(event("c2", pb::CallEventKind::Answered), switch))
+        .await
+        .unwrap();
+    expect_tiles(
+        &client,
+        &[
+            ("billing", "waiting", "0"),
+            ("billing", "answered", "2"),
+            ("billing", "service_level", "50%"),
+            ("billing", "asa", "34 s"),
+            ("billing", "longest_wait", "0:00"),
+        ],
+    )
+    .await;
+    assert_eq!(status(&client, "billing").await, "red");
 
     let png = client.screenshot().await.unwrap();
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts");

@@ -14,6 +14,7 @@
 //! crate translates, authorizes, observes and stores.
 
 pub mod auth;
+pub mod clock;
 pub mod convert;
 pub mod demo;
 pub mod error;
@@ -29,6 +30,7 @@ pub mod state;
 pub mod stats;
 pub mod wallboard;
 
-pub use serve::run;
+pub use clock::Clock;
+pub use serve::{run, run_with_clock};
 pub use settings::Settings;
 pub use state::{LoadedConfig, Switchboard};

@@ -59,6 +59,8 @@ pub enum PumpMsg {
         /// When.
         at: Timestamp,
     },
+    /// A `Transferred` sent ahead of ending the call did not happen after all.
+    TransferCancelled(CallId),
     /// A call was rejected before routing: forget it without a record.
     Discard(CallId),
     /// An agent was deleted.
@@ -169,6 +171,11 @@ impl Pump {
                 };
                 if !waiting_for_wrap {
                     self.finish(&call, Outcome::Transferred, at);
+                }
+            }
+            PumpMsg::TransferCancelled(call) => {
+                if let Some(p) = self.calls.get_mut(&call) {
+                    p.transferred = false;
                 }
             }
             PumpMsg::Discard(call) => {

@@ -9,12 +9,13 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 use crate::auth::Auth;
+use crate::clock::Clock;
 use crate::service::admin::AdminService;
 use crate::service::agents::AgentsService;
 use crate::service::router::RouterService;
 use crate::service::supervisor::SupervisorService;
 use crate::settings::Settings;
-use crate::state::{now, LoadedConfig, Switchboard};
+use crate::state::{LoadedConfig, Switchboard};
 
 /// Longest pause of the timer loop, in milliseconds: bounds how late a timer can fire when
 /// new deadlines appear while it sleeps.
@@ -30,6 +31,18 @@ pub async fn run(
     http: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    run_with_clock(settings, config, grpc, http, shutdown, Clock::system()).await
+}
+
+/// [`run`] with the time read from `clock` (tests pass a manual clock to script exact waits).
+pub async fn run_with_clock(
+    settings: Settings,
+    config: LoadedConfig,
+    grpc: TcpListener,
+    http: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    clock: Clock,
+) -> anyhow::Result<()> {
     let records = crate::records::start(
         &settings.records_db,
         settings.records_batch_max,
@@ -41,6 +54,8 @@ pub async fn run(
         Auth::new(settings.auth.clone()),
         settings.wallboard.clone(),
         records,
+        clock,
+        settings.max_calls_in_flight,
     )?;
     let grpc_addr = grpc.local_addr()?;
     let http_addr = http.local_addr()?;
@@ -56,10 +71,14 @@ pub async fn run(
         .set_serving::<pb::supervisor_server::SupervisorServer<SupervisorService>>()
         .await;
     health_reporter.set_serving::<pb::admin_server::AdminServer<AdminService>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(switchboard_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    // Both reflection versions: grpcurl and evans releases before 2023 only speak v1alpha.
+    let reflection_builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(switchboard_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection = reflection_builder().build_v1()?;
+    let reflection_v1alpha = reflection_builder().build_v1alpha()?;
 
     let mut builder = Server::builder();
     if let Some(tls) = &settings.tls {
@@ -94,6 +113,7 @@ pub async fn run(
     builder
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .add_service(pb::router_server::RouterServer::new(RouterService::new(board.clone())))
         .add_service(pb::agents_server::AgentsServer::new(AgentsService::new(board.clone())))
         .add_service(pb::supervisor_server::SupervisorServer::new(SupervisorService::new(
@@ -120,7 +140,7 @@ async fn timer_loop(board: Switchboard) {
         let sleep_ms = router
             .engine()
             .next_deadline()
-            .map(|d| d.as_millis().saturating_sub(now().as_millis()))
+            .map(|d| d.as_millis().saturating_sub(board.now().as_millis()))
             .unwrap_or(TIMER_MAX_SLEEP_MS)
             .clamp(1, TIMER_MAX_SLEEP_MS);
         drop(router);

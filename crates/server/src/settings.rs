@@ -33,6 +33,9 @@ pub struct Settings {
     pub stats_refresh_ms: u64,
     /// The wallboard page.
     pub wallboard: WallboardSettings,
+    /// Calls the server holds at once (in a plan, queued, ringing or connected); RouteCall
+    /// answers RESOURCE_EXHAUSTED beyond it, so a flood cannot exhaust memory.
+    pub max_calls_in_flight: usize,
 }
 
 /// Wallboard colours and history.
@@ -110,6 +113,7 @@ impl Default for Settings {
             tls: None,
             stats_refresh_ms: 250,
             wallboard: WallboardSettings::default(),
+            max_calls_in_flight: 100_000,
         }
     }
 }
@@ -159,6 +163,9 @@ impl Settings {
         }
         if !(10..=1_000).contains(&self.stats_refresh_ms) {
             anyhow::bail!("server.stats_refresh_ms: must be 10 to 1000 (stats within a second)");
+        }
+        if !(1..=10_000_000).contains(&self.max_calls_in_flight) {
+            anyhow::bail!("server.max_calls_in_flight: must be 1 to 10000000");
         }
         let w = &self.wallboard;
         if !(0.0..=1.0).contains(&w.service_level_target) {

@@ -11,6 +11,7 @@ use switchboard_routing::{CallId, Timestamp};
 use tokio::sync::{broadcast, watch};
 
 use crate::auth::Auth;
+use crate::clock::Clock;
 use crate::error::{ServiceError, ServiceResult};
 use crate::hub::{Hub, HubObserver};
 use crate::metrics::Metrics;
@@ -27,15 +28,6 @@ pub const BUILTIN_CUSTOMERS: &str = include_str!("../../../deploy/examples/custo
 
 /// Agent updates buffered per WatchAgent stream before it counts as lagging.
 const AGENT_UPDATE_BUFFER: usize = 4_096;
-
-/// Wall-clock time as the engine's timestamp.
-pub fn now() -> Timestamp {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    Timestamp::from_millis(ms)
-}
 
 /// A contact-center configuration as loaded from a file or the built-in example.
 #[derive(Clone, Debug)]
@@ -125,6 +117,10 @@ struct Shared {
     wallboard: WallboardSettings,
     /// Samples for the wallboard chart; written by the stats refresher only.
     history: parking_lot::Mutex<History>,
+    /// Where every handler reads the time: the wall clock, or a test's manual clock.
+    clock: Clock,
+    /// Calls held at once before RouteCall refuses new ones.
+    max_calls_in_flight: usize,
 }
 
 /// Background parts to stop in order at shutdown.
@@ -151,6 +147,8 @@ impl Switchboard {
         auth: Auth,
         wallboard: WallboardSettings,
         records: (RecordSink, RecordWriter),
+        clock: Clock,
+        max_calls_in_flight: usize,
     ) -> anyhow::Result<(Switchboard, Background)> {
         let (pump_tx, pump_rx) = crossbeam_channel::unbounded();
         let hub = Arc::new(Hub::new(pump_tx));
@@ -163,7 +161,7 @@ impl Switchboard {
         for agent in &config.routing.agents {
             hub.endpoints.insert(agent.id.clone(), crate::convert::endpoint(agent));
         }
-        let now = now();
+        let now = clock.now();
         let pump = Arc::new(PumpShared {
             stats: parking_lot::Mutex::new(StatsState::new(
                 &config.routing.queues,
@@ -195,11 +193,23 @@ impl Switchboard {
                 closing: watch::channel(false).0,
                 history: parking_lot::Mutex::new(History::new(wallboard.history_minutes)),
                 wallboard,
+                clock,
+                max_calls_in_flight,
             }),
         };
         tracing::info!(queues, "engine started");
         board.refresh_snapshot();
         Ok((board, Background { pump: pump_thread, records: writer }))
+    }
+
+    /// The time now, from the server's clock.
+    pub fn now(&self) -> Timestamp {
+        self.shared.clock.now()
+    }
+
+    /// Calls held at once before RouteCall refuses new ones.
+    pub fn max_calls_in_flight(&self) -> usize {
+        self.shared.max_calls_in_flight
     }
 
     /// The router in force.
@@ -272,7 +282,7 @@ impl Switchboard {
     pub fn queue_stats(&self, queue: &str) -> ServiceResult<pb::QueueStats> {
         let router = self.router();
         let snapshot = router.engine().queue_snapshot(&queue.into())?;
-        let now_ms = now().as_millis() as i64;
+        let now_ms = self.now().as_millis() as i64;
         let mut stats = self.shared.pump.stats.lock();
         stats.roll(now_ms);
         stats
@@ -303,7 +313,8 @@ impl Switchboard {
         let queues = self.all_queue_stats();
         let agents = self.all_agents();
         self.shared.metrics.observe(&queues, &agents);
-        let snapshot = pb::StatsSnapshot { at_unix_ms: now().as_millis() as i64, queues, agents };
+        let snapshot =
+            pb::StatsSnapshot { at_unix_ms: self.now().as_millis() as i64, queues, agents };
         self.shared.history.lock().record(&snapshot);
         self.shared.snapshots.send_replace(Arc::new(snapshot));
     }
@@ -351,7 +362,7 @@ impl Switchboard {
         let loaded = LoadedConfig::parse(text, current_path.as_deref())?;
         let new_router = self
             .router()
-            .reload(loaded.routing.clone(), loaded.customers.clone(), now())
+            .reload(loaded.routing.clone(), loaded.customers.clone(), self.now())
             .map_err(|e| match ServiceError::from(e) {
                 ServiceError::InvalidArgument { field, reason } => {
                     ServiceError::FailedPrecondition(format!("{field}: {reason}"))
@@ -371,7 +382,7 @@ impl Switchboard {
     /// Fires due timers and streams what they decided.
     pub fn tick(&self) {
         let router = self.router();
-        let (decisions, offers) = crate::hub::collecting_offers(|| router.advance(now()));
+        let (decisions, offers) = crate::hub::collecting_offers(|| router.advance(self.now()));
         let hub = &self.shared.hub;
         for offer in &offers {
             let returned = decisions.iter().any(|d| {
@@ -381,7 +392,7 @@ impl Switchboard {
                 hub.publish_offer(offer);
             }
         }
-        let at = now();
+        let at = self.now();
         for d in decisions {
             let switch_id = hub.switch_of(&d.call);
             hub.publish(crate::convert::decision(&d, |a| hub.endpoint(a), &switch_id));

@@ -12,7 +12,7 @@ use crate::auth::Role;
 use crate::convert;
 use crate::error::{ServiceError, ServiceResult};
 use crate::pump::PumpMsg;
-use crate::state::{now, Switchboard};
+use crate::state::Switchboard;
 
 /// The Agents service.
 #[derive(Clone)]
@@ -80,7 +80,7 @@ impl pb::agents_server::Agents for AgentsService {
             let profile = convert::profile(&profile)?;
             let id = profile.id.clone();
             let endpoint = convert::endpoint(&profile);
-            self.board.router().engine().upsert_agent(profile, now())?;
+            self.board.router().engine().upsert_agent(profile, self.board.now())?;
             self.board.hub().endpoints.insert(id.clone(), endpoint);
             self.view(&id)
         })
@@ -106,7 +106,7 @@ impl pb::agents_server::Agents for AgentsService {
     ) -> Result<Response<pb::Agent>, Status> {
         self.guarded("Login", request, STATE_CHANGERS, |r| {
             let id = self.agent_id(&r.agent_id)?;
-            self.board.router().engine().login(&id, r.ready, now())?;
+            self.board.router().engine().login(&id, r.ready, self.board.now())?;
             self.view(&id)
         })
     }
@@ -117,7 +117,7 @@ impl pb::agents_server::Agents for AgentsService {
     ) -> Result<Response<pb::Agent>, Status> {
         self.guarded("Logout", request, STATE_CHANGERS, |r| {
             let id = self.agent_id(&r.agent_id)?;
-            self.board.router().engine().logout(&id, now())?;
+            self.board.router().engine().logout(&id, self.board.now())?;
             self.view(&id)
         })
     }
@@ -128,7 +128,7 @@ impl pb::agents_server::Agents for AgentsService {
     ) -> Result<Response<pb::Agent>, Status> {
         self.guarded("SetReady", request, STATE_CHANGERS, |r| {
             let id = self.agent_id(&r.agent_id)?;
-            self.board.router().engine().set_ready(&id, now())?;
+            self.board.router().engine().set_ready(&id, self.board.now())?;
             self.view(&id)
         })
     }
@@ -139,7 +139,7 @@ impl pb::agents_server::Agents for AgentsService {
     ) -> Result<Response<pb::Agent>, Status> {
         self.guarded("SetNotReady", request, STATE_CHANGERS, |r| {
             let id = self.agent_id(&r.agent_id)?;
-            self.board.router().engine().set_not_ready(&id, &r.reason, now())?;
+            self.board.router().engine().set_not_ready(&id, &r.reason, self.board.now())?;
             self.view(&id)
         })
     }

@@ -16,7 +16,7 @@ use crate::convert;
 use crate::error::{ServiceError, ServiceResult};
 use crate::hub;
 use crate::pump::PumpMsg;
-use crate::state::{now, Switchboard};
+use crate::state::Switchboard;
 
 /// The Router service.
 #[derive(Clone)]
@@ -39,6 +39,13 @@ impl RouterService {
         let attributes = convert::attributes("attributes", &r.attributes)?;
         let call_id = CallId::from(r.call_id.as_str());
         let hub = self.board.hub();
+        // A soft bound (concurrent routes may pass it by a few): the limit is about memory.
+        let in_flight = hub.call_switch.len();
+        if in_flight >= self.board.max_calls_in_flight() {
+            return Err(ServiceError::ResourceExhausted(format!(
+                "server is full: {in_flight} calls in flight (server.max_calls_in_flight)"
+            )));
+        }
         // Claim the id first: a duplicate must not disturb the call already using it.
         match hub.call_switch.entry(call_id.clone()) {
             dashmap::Entry::Occupied(_) => {
@@ -48,7 +55,7 @@ impl RouterService {
                 slot.insert(r.switch_id.clone());
             }
         }
-        let at = now();
+        let at = self.board.now();
         let customer_id = (!r.customer_id.is_empty()).then(|| r.customer_id.clone());
         self.board.to_pump(PumpMsg::CallStarted {
             call: call_id.clone(),
@@ -97,7 +104,7 @@ impl RouterService {
         let call_id = CallId::from(r.call_id.as_str());
         let digits = (!r.digits.is_empty()).then_some(r.digits.as_str());
         let router = self.board.router();
-        let at = now();
+        let at = self.board.now();
         let decision =
             hub::returning_offers_of(&call_id, || router.submit_digits(&call_id, digits, at))
                 .map_err(|e| match e {
@@ -110,13 +117,10 @@ impl RouterService {
                 })?;
         let hub = self.board.hub();
         let switch_id = hub.switch_of(&call_id);
+        // A full queue after the IVR is a decision, not an error: the caller is already on the
+        // line, so the switch gets a hang-up with the reason to play, and the call is recorded
+        // as hung up (RouteCall, by contrast, refuses a call before anything happened).
         self.board.decided(&decision, at);
-        if let Action::Refused { reason, .. } = &decision.action {
-            // The caller was in the IVR: the call has ended (recorded as hung up).
-            return Err(ServiceError::ResourceExhausted(format!(
-                "{reason}; the call has left its plan"
-            )));
-        }
         Ok(convert::decision(&decision, |a| hub.endpoint(a), &switch_id))
     }
 
@@ -131,7 +135,7 @@ impl RouterService {
         let call = CallId::from(r.call_id.as_str());
         let router = self.board.router();
         let engine = router.engine();
-        let at = now();
+        let at = self.board.now();
         match kind {
             pb::CallEventKind::Unspecified => unreachable!("filtered above"),
             pb::CallEventKind::Answered => engine.call_answered(&call, at)?,
@@ -150,8 +154,13 @@ impl RouterService {
             pb::CallEventKind::Transferred => {
                 match engine.call_status(&call) {
                     Some(CallStatus::Connected { .. }) => {
+                        // Marked before the end so the record closes as transferred; taken
+                        // back if the end is refused (the call changed under us).
                         self.board.to_pump(PumpMsg::Transferred { call: call.clone(), at });
-                        engine.call_ended(&call, at)?;
+                        if let Err(e) = engine.call_ended(&call, at) {
+                            self.board.to_pump(PumpMsg::TransferCancelled(call.clone()));
+                            return Err(e.into());
+                        }
                     }
                     Some(CallStatus::Queued { .. }) => {
                         engine.withdraw_call(&call, at)?;

@@ -57,6 +57,10 @@ function tile(q) {
 }
 
 function fillSelect(select, values) {
+  // Rebuilding the options closes a dropdown someone has open: only do it when they change.
+  const key = JSON.stringify(values);
+  if (select.dataset.values === key) return;
+  select.dataset.values = key;
   const current = select.value;
   const keep = [...select.options].filter((o) => o.value === "");
   select.replaceChildren(...keep, ...values.map((v) => el("option", { value: v }, v)));
