@@ -196,3 +196,33 @@ async fn agent_requests() {
         agents.get_agent(pb::AgentRequest { agent_id: "ana".into() }).await.unwrap().into_inner();
     assert_eq!(ana.state, pb::AgentState::Available as i32, "rejected requests changed nothing");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_server_refuses_new_calls_until_one_leaves() {
+    let server = TestServer::start_full(
+        "server-full",
+        CENTER,
+        switchboard_server::settings::AuthSettings::default(),
+        switchboard_server::Clock::system(),
+        |s| s.max_calls_in_flight = 2,
+    )
+    .await;
+    let mut router = server.router().await;
+    for id in ["f1", "f2"] {
+        assert_eq!(
+            short(&router.route_call(route(id, "+200")).await.unwrap().into_inner()),
+            format!("queued billing #{}", &id[1..])
+        );
+    }
+    check(
+        router.route_call(route("f3", "+200")).await,
+        Code::ResourceExhausted,
+        "server is full: 2 calls in flight (server.max_calls_in_flight)",
+    );
+    // Refused means unchanged: f3 left no trace, and a call leaving makes room.
+    router.report_call_event(event("f1", pb::CallEventKind::Abandoned)).await.unwrap();
+    assert_eq!(
+        short(&router.route_call(route("f3", "+200")).await.unwrap().into_inner()),
+        "queued billing #2"
+    );
+}
