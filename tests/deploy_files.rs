@@ -47,8 +47,11 @@ fn settings_from_env(vars: &BTreeMap<String, String>, what: &str) -> Settings {
         assert!(!key.contains("__"), "{what}: nested keys are not checked here: {key}");
         table.push_str(&format!("{} = {:?}\n", key.to_ascii_lowercase(), value));
     }
-    let file = std::env::temp_dir()
-        .join(format!("switchboard-deploy-{}-{}.toml", std::process::id(), what.replace('/', "-")));
+    let file = std::env::temp_dir().join(format!(
+        "switchboard-deploy-{}-{}.toml",
+        std::process::id(),
+        what.replace('/', "-")
+    ));
     std::fs::write(&file, table).unwrap();
     let settings = Settings::load(Some(&file), &Overrides::default())
         .unwrap_or_else(|e| panic!("{what}: settings the server refuses: {e}"));
@@ -140,7 +143,8 @@ impl Dockerfile {
     fn exec_form(&self, keyword: &str) -> Vec<String> {
         let text = self.one(keyword);
         let json = text.strip_prefix("CMD ").unwrap_or(text);
-        let json = &json[json.find('[').unwrap_or_else(|| panic!("{keyword}: exec form expected"))..];
+        let json =
+            &json[json.find('[').unwrap_or_else(|| panic!("{keyword}: exec form expected"))..];
         serde_json::from_str(json).unwrap_or_else(|e| panic!("{keyword}: {e}"))
     }
     fn env(&self) -> BTreeMap<String, String> {
@@ -158,7 +162,8 @@ impl Dockerfile {
         self.all("COPY")
             .iter()
             .map(|c| {
-                let words: Vec<&str> = c.split_whitespace().filter(|w| !w.starts_with("--")).collect();
+                let words: Vec<&str> =
+                    c.split_whitespace().filter(|w| !w.starts_with("--")).collect();
                 (words[0].to_string(), words[words.len() - 1].to_string())
             })
             .collect()
@@ -187,29 +192,49 @@ fn check_dockerfile() -> Image {
 
     let env = file.env();
     let settings = settings_from_env(&env, "Dockerfile");
-    let exposed: Vec<u16> = file.all("EXPOSE").iter().flat_map(|e| e.split_whitespace()).map(|p| p.parse().unwrap()).collect();
+    let exposed: Vec<u16> = file
+        .all("EXPOSE")
+        .iter()
+        .flat_map(|e| e.split_whitespace())
+        .map(|p| p.parse().unwrap())
+        .collect();
     for (what, addr) in [("grpc", settings.grpc_addr), ("http", settings.http_addr)] {
-        assert!(addr.ip().is_unspecified(), "Dockerfile: {what} must listen on all interfaces in a container");
-        assert!(exposed.contains(&addr.port()), "Dockerfile: {what} port {} not exposed", addr.port());
+        assert!(
+            addr.ip().is_unspecified(),
+            "Dockerfile: {what} must listen on all interfaces in a container"
+        );
+        assert!(
+            exposed.contains(&addr.port()),
+            "Dockerfile: {what} port {} not exposed",
+            addr.port()
+        );
     }
 
     let copies = file.copies();
     let entrypoint = file.exec_form("ENTRYPOINT");
     assert_eq!(entrypoint.len(), 1);
     let binary = entrypoint[0].clone();
-    assert!(copies.iter().any(|(from, to)| from.ends_with("/switchboard") && *to == binary), "{binary} is not copied into the image");
+    assert!(
+        copies.iter().any(|(from, to)| from.ends_with("/switchboard") && *to == binary),
+        "{binary} is not copied into the image"
+    );
 
     let cmd = file.exec_form("CMD");
     let flags = check_command(&cmd, "Dockerfile CMD");
     let config = &flags["--config"];
-    assert!(copies.iter().any(|(_, to)| *to == parent(config)), "Dockerfile: {config} is not in a copied directory");
+    assert!(
+        copies.iter().any(|(_, to)| *to == parent(config)),
+        "Dockerfile: {config} is not in a copied directory"
+    );
     assert!(example_files().contains(&Path::new(config).file_name().unwrap().to_str().unwrap()));
 
     let records = parent(settings.records_db.to_str().unwrap());
     let volume: Vec<String> = serde_json::from_str(file.one("VOLUME")).unwrap();
     assert_eq!(volume, [records.clone()], "Dockerfile: the records directory is the volume");
     assert!(
-        file.all("COPY").iter().any(|c| c.contains(&format!("--chown={user}")) && c.ends_with(&records)),
+        file.all("COPY")
+            .iter()
+            .any(|c| c.contains(&format!("--chown={user}")) && c.ends_with(&records)),
         "Dockerfile: {records} must belong to the runtime user"
     );
 
@@ -228,7 +253,10 @@ fn dockerfile_compose_prometheus_and_grafana_match_the_binary() {
 
     let compose = yaml("compose.yaml");
     let sb = &compose["services"]["switchboard"];
-    let dockerfile = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy").join(str_of(&sb["build"]["context"], "build.context")).join(str_of(&sb["build"]["dockerfile"], "build.dockerfile"));
+    let dockerfile = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy")
+        .join(str_of(&sb["build"]["context"], "build.context"))
+        .join(str_of(&sb["build"]["dockerfile"], "build.dockerfile"));
     assert!(dockerfile.exists(), "compose: {} does not exist", dockerfile.display());
     let env: BTreeMap<String, String> = sb["environment"]
         .as_object()
@@ -242,20 +270,30 @@ fn dockerfile_compose_prometheus_and_grafana_match_the_binary() {
         .iter()
         .map(|p| p.rsplit(':').next().unwrap().parse().unwrap())
         .collect();
-    assert!(published.contains(&settings.grpc_addr.port()) && published.contains(&settings.http_addr.port()), "compose ports {published:?}");
+    assert!(
+        published.contains(&settings.grpc_addr.port())
+            && published.contains(&settings.http_addr.port()),
+        "compose ports {published:?}"
+    );
     let test = strings(&sb["healthcheck"]["test"], "healthcheck.test");
     assert_eq!(test[0], "CMD");
     assert_eq!(test[1..], image.health[..], "compose and Dockerfile health checks agree");
     assert_eq!(strings(&sb["command"], "command"), image.cmd);
     let mounts = strings(&sb["volumes"], "volumes");
     let config_dir = parent(&check_command(&image.cmd, "compose command")["--config"]);
-    let config_mount = mounts.iter().find(|m| m.split(':').nth(1) == Some(config_dir.as_str())).unwrap_or_else(|| panic!("compose: nothing mounted at {config_dir}"));
+    let config_mount = mounts
+        .iter()
+        .find(|m| m.split(':').nth(1) == Some(config_dir.as_str()))
+        .unwrap_or_else(|| panic!("compose: nothing mounted at {config_dir}"));
     let source = deploy(config_mount.split(':').next().unwrap());
     for f in example_files() {
         assert!(source.join(f).exists(), "compose: {} has no {f}", source.display());
     }
     let records_dir = parent(settings.records_db.to_str().unwrap());
-    assert!(mounts.iter().any(|m| m.split(':').nth(1) == Some(records_dir.as_str())), "compose: records directory {records_dir} is not a volume");
+    assert!(
+        mounts.iter().any(|m| m.split(':').nth(1) == Some(records_dir.as_str())),
+        "compose: records directory {records_dir} is not a volume"
+    );
     assert!(image.binary.starts_with('/'));
 
     // Prometheus scrapes the path and port the server serves metrics on.
@@ -292,13 +330,20 @@ fn dockerfile_compose_prometheus_and_grafana_match_the_binary() {
     let dashboards_path = str_of(&provider["providers"][0]["options"]["path"], "path").to_string();
     let dashboards = mounted(&dashboards_path);
     let home = str_of(&grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"], "home");
-    let home_file = Path::new(home).strip_prefix(&dashboards_path).expect("home dashboard under the provider path");
-    let dashboard: Value = serde_json::from_str(&read(&format!("{dashboards}/{}", home_file.display()))).unwrap();
+    let home_file = Path::new(home)
+        .strip_prefix(&dashboards_path)
+        .expect("home dashboard under the provider path");
+    let dashboard: Value =
+        serde_json::from_str(&read(&format!("{dashboards}/{}", home_file.display()))).unwrap();
     let uid = str_of(&datasource["datasources"][0]["uid"], "uid");
     let panels = dashboard["panels"].as_array().expect("panels");
     assert!(panels.len() >= 6);
     for panel in panels {
-        assert_eq!(panel["datasource"]["uid"], uid, "panel {} uses the provisioned datasource", panel["title"]);
+        assert_eq!(
+            panel["datasource"]["uid"], uid,
+            "panel {} uses the provisioned datasource",
+            panel["title"]
+        );
     }
     let metrics = served_metric_names();
     for name in dashboard_metrics(&dashboard) {
@@ -312,7 +357,8 @@ fn dashboard_metrics(dashboard: &Value) -> Vec<String> {
     let mut names = Vec::new();
     let mut rest = text.as_str();
     while let Some(at) = rest.find("switchboard_") {
-        let name: String = rest[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        let name: String =
+            rest[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
         rest = &rest[at + name.len()..];
         if !names.contains(&name) {
             names.push(name);
@@ -335,9 +381,14 @@ struct Live {
 
 impl Live {
     fn start(name: &str) -> Live {
-        let dir = std::env::temp_dir().join(format!("switchboard-deploy-{}-{name}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("switchboard-deploy-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         let settings = Settings { records_db: dir.join("records.sqlite"), ..Settings::default() };
         let config = LoadedConfig::load(None).unwrap();
         let (stop, rx) = tokio::sync::oneshot::channel::<()>();
@@ -345,9 +396,10 @@ impl Live {
             let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let (g, h) = (grpc.local_addr().unwrap(), http.local_addr().unwrap());
-            let handle = tokio::spawn(switchboard_server::run(settings, config, grpc, http, async move {
-                let _ = rx.await;
-            }));
+            let handle =
+                tokio::spawn(switchboard_server::run(settings, config, grpc, http, async move {
+                    let _ = rx.await;
+                }));
             (g, h, handle)
         });
         Live { runtime, grpc, http, stop: Some(stop), handle: Some(handle), dir }
@@ -357,7 +409,8 @@ impl Live {
         use std::io::{Read, Write};
         for _ in 0..100 {
             if let Ok(mut s) = std::net::TcpStream::connect(self.http) {
-                s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+                s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .unwrap();
                 let mut out = String::new();
                 s.read_to_string(&mut out).unwrap();
                 assert!(out.starts_with("HTTP/1.1 200"), "{out}");
@@ -389,7 +442,11 @@ fn served_metric_names() -> Vec<String> {
     live.runtime.block_on(async {
         use switchboard_proto::v1 as pb;
         for _ in 0..100 {
-            if let Ok(channel) = tonic::transport::Channel::from_shared(format!("http://{grpc}")).unwrap().connect().await {
+            if let Ok(channel) = tonic::transport::Channel::from_shared(format!("http://{grpc}"))
+                .unwrap()
+                .connect()
+                .await
+            {
                 let mut client = pb::supervisor_client::SupervisorClient::new(channel);
                 client.list_queue_stats(pb::ListQueueStatsRequest {}).await.unwrap();
                 return;
@@ -430,14 +487,19 @@ fn the_health_command_asks_the_grpc_health_service() {
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), "serving");
     // The Kubernetes readiness probe asks for the Router service by name.
-    let readiness = yaml("kubernetes/deployment.yaml")["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["grpc"]["service"].clone();
+    let readiness = yaml("kubernetes/deployment.yaml")["spec"]["template"]["spec"]["containers"][0]
+        ["readinessProbe"]["grpc"]["service"]
+        .clone();
     let service = str_of(&readiness, "readinessProbe.grpc.service").to_string();
     assert!(health(&["--service", &service]).status.success(), "{service} is not reported serving");
     let unknown = health(&["--service", "switchboard.v1.Nothing"]);
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("switchboard.v1.Nothing"));
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let down = Command::new(binary()).args(["health", "--addr", &closed.to_string(), "--timeout-s", "2"]).output().unwrap();
+    let down = Command::new(binary())
+        .args(["health", "--addr", &closed.to_string(), "--timeout-s", "2"])
+        .output()
+        .unwrap();
     assert!(!down.status.success(), "nothing listens on {closed}");
 }
 
@@ -452,13 +514,18 @@ fn kubernetes_manifests_match_the_binary() {
         let kind = str_of(&doc["kind"], "kind").to_string();
         by_kind.insert(kind, doc);
     }
-    for kind in ["Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "PersistentVolumeClaim"] {
+    for kind in
+        ["Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "PersistentVolumeClaim"]
+    {
         assert!(by_kind.contains_key(kind), "kustomization lists no {kind}");
     }
     let deployment = &by_kind["Deployment"];
     let spec = &deployment["spec"];
     assert_eq!(spec["replicas"], 1, "one active router per tenant partition");
-    assert_eq!(spec["strategy"]["type"], "Recreate", "never two routers for one partition, even during a rollout");
+    assert_eq!(
+        spec["strategy"]["type"], "Recreate",
+        "never two routers for one partition, even during a rollout"
+    );
     let pod = &spec["template"];
     let labels = pod["metadata"]["labels"].as_object().unwrap();
     let container = &pod["spec"]["containers"][0];
@@ -466,23 +533,37 @@ fn kubernetes_manifests_match_the_binary() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (str_of(&e["name"], "env.name").to_string(), str_of(&e["value"], "env.value").to_string()))
+        .map(|e| {
+            (
+                str_of(&e["name"], "env.name").to_string(),
+                str_of(&e["value"], "env.value").to_string(),
+            )
+        })
         .collect();
     let settings = settings_from_env(&env, "deployment");
     let ports: BTreeMap<String, u64> = container["ports"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (str_of(&p["name"], "port name").to_string(), p["containerPort"].as_u64().unwrap()))
+        .map(|p| {
+            (str_of(&p["name"], "port name").to_string(), p["containerPort"].as_u64().unwrap())
+        })
         .collect();
     assert_eq!(ports["grpc"], u64::from(settings.grpc_addr.port()));
     assert_eq!(ports["http"], u64::from(settings.http_addr.port()));
     for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {
         let grpc = &container[probe]["grpc"];
-        assert_eq!(grpc["port"].as_u64(), Some(ports["grpc"]), "{probe} must be a gRPC probe on the gRPC port");
+        assert_eq!(
+            grpc["port"].as_u64(),
+            Some(ports["grpc"]),
+            "{probe} must be a gRPC probe on the gRPC port"
+        );
     }
     for resource in ["cpu", "memory"] {
-        assert!(container["resources"]["requests"][resource].is_string(), "resource request for {resource}");
+        assert!(
+            container["resources"]["requests"][resource].is_string(),
+            "resource request for {resource}"
+        );
     }
     let annotations = &pod["metadata"]["annotations"];
     assert_eq!(annotations["prometheus.io/port"], ports["http"].to_string());
@@ -493,10 +574,22 @@ fn kubernetes_manifests_match_the_binary() {
     let config = &flags["--config"];
     let mounts = container["volumeMounts"].as_array().unwrap();
     let volume_at = |dir: &str| {
-        let mount = mounts.iter().find(|m| m["mountPath"] == dir).unwrap_or_else(|| panic!("nothing mounted at {dir}"));
-        assert!(mount.get("subPath").is_none(), "{dir}: a subPath mount never sees ConfigMap updates");
+        let mount = mounts
+            .iter()
+            .find(|m| m["mountPath"] == dir)
+            .unwrap_or_else(|| panic!("nothing mounted at {dir}"));
+        assert!(
+            mount.get("subPath").is_none(),
+            "{dir}: a subPath mount never sees ConfigMap updates"
+        );
         let name = &mount["name"];
-        pod["spec"]["volumes"].as_array().unwrap().iter().find(|v| v["name"] == *name).unwrap().clone()
+        pod["spec"]["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == *name)
+            .unwrap()
+            .clone()
     };
     let config_volume = volume_at(&parent(config));
     let configmap = &by_kind["ConfigMap"];
@@ -504,14 +597,22 @@ fn kubernetes_manifests_match_the_binary() {
     // The ConfigMap is the example center, byte for byte, and the server loads it.
     for file in example_files() {
         let data = str_of(&configmap["data"][file], file);
-        assert_eq!(data, read(&format!("examples/{file}")), "ConfigMap {file} differs from deploy/examples/{file}");
+        assert_eq!(
+            data,
+            read(&format!("examples/{file}")),
+            "ConfigMap {file} differs from deploy/examples/{file}"
+        );
     }
     let file_name = Path::new(config).file_name().unwrap().to_str().unwrap();
     assert!(configmap["data"][file_name].is_string(), "ConfigMap has no {file_name}");
-    LoadedConfig::load(Some(&deploy(&format!("examples/{file_name}")))).expect("the example center loads");
+    LoadedConfig::load(Some(&deploy(&format!("examples/{file_name}"))))
+        .expect("the example center loads");
 
     let records_volume = volume_at(&parent(settings.records_db.to_str().unwrap()));
-    assert_eq!(records_volume["persistentVolumeClaim"]["claimName"], by_kind["PersistentVolumeClaim"]["metadata"]["name"]);
+    assert_eq!(
+        records_volume["persistentVolumeClaim"]["claimName"],
+        by_kind["PersistentVolumeClaim"]["metadata"]["name"]
+    );
 
     let context = &pod["spec"]["securityContext"];
     assert_eq!(context["runAsNonRoot"], true);
@@ -547,11 +648,15 @@ fn the_systemd_unit_is_hardened_and_matches_the_binary() {
             section = line.trim_matches(['[', ']']).to_string();
             continue;
         }
-        let (k, v) = line.split_once('=').unwrap_or_else(|| panic!("systemd: not key=value: {line}"));
+        let (k, v) =
+            line.split_once('=').unwrap_or_else(|| panic!("systemd: not key=value: {line}"));
         keys.push((section.clone(), k.to_string(), v.to_string()));
     }
     let get = |k: &str| -> Vec<String> {
-        keys.iter().filter(|(s, key, _)| s == "Service" && key == k).map(|(_, _, v)| v.clone()).collect()
+        keys.iter()
+            .filter(|(s, key, _)| s == "Service" && key == k)
+            .map(|(_, _, v)| v.clone())
+            .collect()
     };
     let one = |k: &str| -> String {
         let all = get(k);
@@ -575,17 +680,26 @@ fn the_systemd_unit_is_hardened_and_matches_the_binary() {
         assert_eq!(one(key), value, "systemd: {key}");
     }
     let families = one("RestrictAddressFamilies");
-    assert!(families.contains("AF_INET") && families.contains("AF_INET6"), "the server needs TCP sockets");
+    assert!(
+        families.contains("AF_INET") && families.contains("AF_INET6"),
+        "the server needs TCP sockets"
+    );
     assert!(!get("SystemCallFilter").is_empty());
 
     let exec: Vec<String> = one("ExecStart").split_whitespace().map(str::to_string).collect();
     assert!(exec[0].starts_with('/'), "ExecStart needs an absolute path");
     let flags = check_command(&exec[1..], "ExecStart");
     let config = Path::new(&flags["--config"]);
-    assert!(config.starts_with(format!("/etc/{}", one("ConfigurationDirectory"))), "config outside ConfigurationDirectory");
+    assert!(
+        config.starts_with(format!("/etc/{}", one("ConfigurationDirectory"))),
+        "config outside ConfigurationDirectory"
+    );
     let records = Path::new(&flags["--records-db"]);
     // ProtectSystem=strict leaves only the StateDirectory writable.
-    assert!(records.starts_with(format!("/var/lib/{}", one("StateDirectory"))), "records outside StateDirectory");
+    assert!(
+        records.starts_with(format!("/var/lib/{}", one("StateDirectory"))),
+        "records outside StateDirectory"
+    );
 
     let env: BTreeMap<String, String> = get("Environment")
         .iter()
@@ -595,7 +709,10 @@ fn the_systemd_unit_is_hardened_and_matches_the_binary() {
         })
         .collect();
     let settings = settings_from_env(&env, "systemd");
-    assert!(settings.grpc_addr.ip().is_loopback(), "exposing gRPC beyond this host is a decision: edit the unit");
+    assert!(
+        settings.grpc_addr.ip().is_loopback(),
+        "exposing gRPC beyond this host is a decision: edit the unit"
+    );
 }
 
 #[test]
@@ -603,9 +720,18 @@ fn the_dashboard_helper_finds_metric_names() {
     let d: Value = serde_json::json!({"panels": [{"expr": "rate(switchboard_rpcs_total[1m]) + switchboard_a + switchboard_b + switchboard_c + switchboard_d + switchboard_e"}]});
     assert_eq!(
         dashboard_metrics(&d),
-        ["switchboard_rpcs_total", "switchboard_a", "switchboard_b", "switchboard_c", "switchboard_d", "switchboard_e"]
+        [
+            "switchboard_rpcs_total",
+            "switchboard_a",
+            "switchboard_b",
+            "switchboard_c",
+            "switchboard_d",
+            "switchboard_e"
+        ]
     );
-    let docker = parse_dockerfile("FROM a AS build\nRUN x \\\n  y\nFROM b\n# c\nENV A=1 \\\n    B=2\nUSER 1:1\n");
+    let docker = parse_dockerfile(
+        "FROM a AS build\nRUN x \\\n  y\nFROM b\n# c\nENV A=1 \\\n    B=2\nUSER 1:1\n",
+    );
     assert_eq!(docker.stages, ["a AS build", "b"]);
     assert_eq!(docker.env(), BTreeMap::from([("A".into(), "1".into()), ("B".into(), "2".into())]));
 }

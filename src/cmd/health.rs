@@ -50,8 +50,8 @@ pub fn run(args: HealthArgs) -> anyhow::Result<()> {
                 Err(_) => anyhow::bail!("{:?}: unknown status {}", args.service, response.status),
             }
         };
-        tokio::time::timeout(timeout, check)
-            .await
-            .map_err(|_| anyhow::anyhow!("no answer from {} within {} s", args.addr, args.timeout_s))?
+        tokio::time::timeout(timeout, check).await.map_err(|_| {
+            anyhow::anyhow!("no answer from {} within {} s", args.addr, args.timeout_s)
+        })?
     })
 }

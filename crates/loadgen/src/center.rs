@@ -118,8 +118,11 @@ impl CenterSpec {
             );
         }
         for h in 0..self.hot_agents {
-            let _ =
-                writeln!(out, "[[agents]]\nid = \"{}\"\nskills = {{ hot = 3 }}\n", Self::hot_agent_id(h));
+            let _ = writeln!(
+                out,
+                "[[agents]]\nid = \"{}\"\nskills = {{ hot = 3 }}\n",
+                Self::hot_agent_id(h)
+            );
         }
         let entry = |out: &mut String, number: &str, plan: &str| {
             let _ = writeln!(out, "[[entry_points]]\nnumber = \"{number}\"\nplan = \"{plan}\"\n");

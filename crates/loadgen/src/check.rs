@@ -40,7 +40,10 @@ pub async fn queue_counters(clients: &Clients) -> anyhow::Result<QueueCounters> 
 }
 
 /// What the server says it did per queue between `before` and `after`.
-fn deltas(before: &QueueCounters, after: &QueueCounters) -> Result<BTreeMap<String, QueueTally>, String> {
+fn deltas(
+    before: &QueueCounters,
+    after: &QueueCounters,
+) -> Result<BTreeMap<String, QueueTally>, String> {
     let mut out = BTreeMap::new();
     for (queue, (start, a)) in after {
         let (b_start, b) = before.get(queue).copied().unwrap_or((*start, QueueTally::default()));
@@ -66,7 +69,8 @@ pub fn compare_queues(
     server: &BTreeMap<String, QueueTally>,
 ) -> Vec<String> {
     let mut problems = Vec::new();
-    let queues: std::collections::BTreeSet<&String> = generator.keys().chain(server.keys()).collect();
+    let queues: std::collections::BTreeSet<&String> =
+        generator.keys().chain(server.keys()).collect();
     for q in queues {
         let g = generator.get(q).copied().unwrap_or_default();
         let s = server.get(q).copied().unwrap_or_default();
@@ -109,11 +113,13 @@ pub fn parse_rpc_counters(metrics: &str) -> RpcCounters {
 
 /// GETs `http://{addr}/metrics` (loopback, plain HTTP/1.1) and parses the RPC counter.
 pub async fn scrape_rpc_counters(addr: SocketAddr) -> anyhow::Result<RpcCounters> {
-    let mut stream = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
-        .await
-        .map_err(|_| anyhow::anyhow!("metrics: connecting to {addr} timed out"))??;
-    let request =
-        format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: text/plain\r\n\r\n");
+    let mut stream =
+        tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
+            .await
+            .map_err(|_| anyhow::anyhow!("metrics: connecting to {addr} timed out"))??;
+    let request = format!(
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: text/plain\r\n\r\n"
+    );
     stream.write_all(request.as_bytes()).await?;
     let mut body = Vec::new();
     tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut body))
@@ -145,7 +151,11 @@ fn dechunk(mut body: &str) -> String {
 }
 
 /// Differences between the RPCs the generator saw answered and the server's counter.
-pub fn compare_rpcs(recorded: &[&Recorded], before: &RpcCounters, after: &RpcCounters) -> Vec<String> {
+pub fn compare_rpcs(
+    recorded: &[&Recorded],
+    before: &RpcCounters,
+    after: &RpcCounters,
+) -> Vec<String> {
     let mut generator: BTreeMap<(String, String), u64> = BTreeMap::new();
     for r in recorded {
         for ((rpc, code), n) in &r.codes {
@@ -154,7 +164,8 @@ pub fn compare_rpcs(recorded: &[&Recorded], before: &RpcCounters, after: &RpcCou
     }
     let traffic: Vec<&str> =
         Rpc::ALL.iter().filter(|r| **r != Rpc::Login).map(|r| r.name()).collect();
-    let mut keys: std::collections::BTreeSet<(String, String)> = generator.keys().cloned().collect();
+    let mut keys: std::collections::BTreeSet<(String, String)> =
+        generator.keys().cloned().collect();
     keys.extend(after.keys().filter(|(rpc, _)| traffic.contains(&rpc.as_str())).cloned());
     let mut problems = Vec::new();
     for key in keys {
@@ -224,7 +235,8 @@ pub async fn settle_and_compare(
             last = Some(server.clone());
         }
         // Stable for a while and still different: the difference is real.
-        if unchanged_since.elapsed() > Duration::from_secs(2) || started.elapsed() > SETTLE_TIMEOUT {
+        if unchanged_since.elapsed() > Duration::from_secs(2) || started.elapsed() > SETTLE_TIMEOUT
+        {
             break server;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -268,7 +280,8 @@ mod tests {
 
     #[test]
     fn lost_and_double_counted_calls_are_named() {
-        let t = |offered, answered| QueueTally { offered, answered, abandoned: 0, handled: answered };
+        let t =
+            |offered, answered| QueueTally { offered, answered, abandoned: 0, handled: answered };
         let generator = BTreeMap::from([("a".to_string(), t(10, 9)), ("b".to_string(), t(5, 5))]);
         assert!(compare_queues(&generator, &generator.clone()).is_empty());
         let server = BTreeMap::from([("a".to_string(), t(10, 10)), ("c".to_string(), t(1, 0))]);

@@ -77,5 +77,4 @@ mod tests {
         assert_eq!(parse_stat("4242 (x) S 1 2"), None);
         assert_eq!(parse_stat("garbage"), None);
     }
-
 }

@@ -123,9 +123,12 @@ impl PhaseReport {
             latency: Percentiles::of(&recorded.traffic_latency()),
             latency_by_rpc: Rpc::ALL
                 .iter()
-                .filter_map(|r| recorded.latency.get(r).map(|h| (r.name().to_string(), Percentiles::of(h))))
+                .filter_map(|r| {
+                    recorded.latency.get(r).map(|h| (r.name().to_string(), Percentiles::of(h)))
+                })
                 .collect(),
-            queued_wait: (!recorded.queued_wait.is_empty()).then(|| Percentiles::of(&recorded.queued_wait)),
+            queued_wait: (!recorded.queued_wait.is_empty())
+                .then(|| Percentiles::of(&recorded.queued_wait)),
             cpu,
         }
     }

@@ -142,8 +142,11 @@ pub async fn run_against(endpoint: &Endpoint, options: &Options) -> anyhow::Resu
                             if n >= max_calls {
                                 break;
                             }
-                            let target =
-                                if hot { Target::Hot } else { traffic.pick_target(&mut worker_rng) };
+                            let target = if hot {
+                                Target::Hot
+                            } else {
+                                traffic.pick_target(&mut worker_rng)
+                            };
                             traffic.call(n, target, worker_rng.random()).await;
                         }
                     });
@@ -179,7 +182,13 @@ pub async fn run_against(endpoint: &Endpoint, options: &Options) -> anyhow::Resu
         let seconds = started.elapsed().as_secs_f64();
         let cpu_used = cpu_delta(cpu_before, cpu::sample(endpoint.cpu));
         let snapshot = recorder.snapshot();
-        phases.push(PhaseReport::new(phase.name.clone(), phase.arrivals, seconds, &snapshot, cpu_used));
+        phases.push(PhaseReport::new(
+            phase.name.clone(),
+            phase.arrivals,
+            seconds,
+            &snapshot,
+            cpu_used,
+        ));
         recorded.push(snapshot);
         if calls.load(Ordering::Relaxed) >= options.max_calls {
             break;
@@ -277,7 +286,8 @@ async fn check_center(clients: &Clients, center: &CenterSpec) -> anyhow::Result<
         .await
         .map_err(|e| anyhow::anyhow!("ListQueueStats: {e}"))?
         .into_inner();
-    let ids: std::collections::HashSet<&str> = listed.queues.iter().map(|q| q.queue.as_str()).collect();
+    let ids: std::collections::HashSet<&str> =
+        listed.queues.iter().map(|q| q.queue.as_str()).collect();
     let missing = (0..center.queues)
         .map(CenterSpec::queue_id)
         .chain(std::iter::once(HOT_QUEUE.to_string()))
@@ -434,14 +444,14 @@ pub fn run_in_process(options: &Options) -> anyhow::Result<Report> {
         label: "an in-process server on 127.0.0.1".into(),
     };
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = server_rt.spawn(switchboard_server::run(settings, config, grpc, http, async move {
-        let _ = shutdown_rx.await;
-    }));
+    let server =
+        server_rt.spawn(switchboard_server::run(settings, config, grpc, http, async move {
+            let _ = shutdown_rx.await;
+        }));
     let report = run_on_generator_runtime(&endpoint, options);
     let _ = shutdown_tx.send(());
-    let stopped = server_rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(30), server).await
-    });
+    let stopped =
+        server_rt.block_on(async { tokio::time::timeout(Duration::from_secs(30), server).await });
     let _ = std::fs::remove_dir_all(&dir);
     match stopped {
         Ok(Ok(Ok(()))) => {}
@@ -461,6 +471,8 @@ pub fn run_on_generator_runtime(endpoint: &Endpoint, options: &Options) -> anyho
         .build()?;
     let (endpoint, options) = (endpoint.clone(), options.clone());
     // Spawned, not run by block_on: the calling thread is not a generator thread.
-    rt.block_on(async move { tokio::spawn(async move { run_against(&endpoint, &options).await }).await })
-        .map_err(|e| anyhow::anyhow!("load generator task: {e}"))?
+    rt.block_on(
+        async move { tokio::spawn(async move { run_against(&endpoint, &options).await }).await },
+    )
+    .map_err(|e| anyhow::anyhow!("load generator task: {e}"))?
 }

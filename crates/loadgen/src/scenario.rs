@@ -27,8 +27,13 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario, in the order `all` runs them.
-    pub const ALL: [Scenario; 5] =
-        [Scenario::Floor, Scenario::Realistic, Scenario::Saturation, Scenario::Hot, Scenario::Burst];
+    pub const ALL: [Scenario; 5] = [
+        Scenario::Floor,
+        Scenario::Realistic,
+        Scenario::Saturation,
+        Scenario::Hot,
+        Scenario::Burst,
+    ];
 
     /// The scenario's name on the command line and in reports.
     pub fn name(self) -> &'static str {
@@ -135,7 +140,11 @@ impl Plan {
             anyhow::bail!("callers: the hot queue takes 1 to 10000 callers");
         }
         let d = knobs.duration;
-        let closed = |name: String, callers| Phase { name, arrivals: Arrivals::Closed { callers }, duration: d };
+        let closed = |name: String, callers| Phase {
+            name,
+            arrivals: Arrivals::Closed { callers },
+            duration: d,
+        };
         let open = |name: &str, calls_per_s: f64, duration| Phase {
             name: format!("{name} {calls_per_s}/s"),
             arrivals: Arrivals::Open { calls_per_s },
@@ -193,7 +202,11 @@ impl Plan {
         };
         let total: Duration = plan.phases.iter().map(|p| p.duration).sum();
         if total > MAX_RUN {
-            anyhow::bail!("duration: the run would take {} s, more than the {} s allowed", total.as_secs(), MAX_RUN.as_secs());
+            anyhow::bail!(
+                "duration: the run would take {} s, more than the {} s allowed",
+                total.as_secs(),
+                MAX_RUN.as_secs()
+            );
         }
         Ok(plan)
     }

@@ -423,9 +423,9 @@ impl Traffic {
         let mut restarts = 0;
         loop {
             let mut router = self.clients.router();
-            let request = self.clients.request(pb::WatchAssignmentsRequest {
-                switch_id: self.run_id.to_string(),
-            });
+            let request = self
+                .clients
+                .request(pb::WatchAssignmentsRequest { switch_id: self.run_id.to_string() });
             let stream = tokio::select! {
                 s = router.watch_assignments(request) => s,
                 _ = done.wait_for(|d| *d) => return restarts,

@@ -282,7 +282,8 @@ impl Switchboard {
 
     /// Every queue's statistics now, in configuration order.
     pub fn all_queue_stats(&self) -> Vec<pb::QueueStats> {
-        let ids: Vec<switchboard_routing::QueueId> = self.shared.pump.stats.lock().queue_ids().to_vec();
+        let ids: Vec<switchboard_routing::QueueId> =
+            self.shared.pump.stats.lock().queue_ids().to_vec();
         let router = self.router();
         let snapshots: Vec<_> =
             ids.iter().filter_map(|q| router.engine().queue_snapshot(q).ok()).collect();

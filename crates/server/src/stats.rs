@@ -294,15 +294,8 @@ impl StatsState {
         agents: AgentTotals,
         now_ms: i64,
     ) -> pb::QueueStats {
-        let AgentTotals {
-            interval,
-            today,
-            available,
-            on_call,
-            wrap_up,
-            not_ready,
-            logged_in,
-        } = agents;
+        let AgentTotals { interval, today, available, on_call, wrap_up, not_ready, logged_in } =
+            agents;
         let longest_wait_ms = snapshot
             .oldest_arrival
             .map(|t| u64::try_from(now_ms - t.as_millis() as i64).unwrap_or(0))
