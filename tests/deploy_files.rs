@@ -463,6 +463,21 @@ fn served_metric_names() -> Vec<String> {
         .filter(|l| l.starts_with("switchboard_"))
         .map(|l| l.split(['{', ' ']).next().unwrap().to_string())
         .collect();
+    // Families declared without a series yet (a ratio with nothing answered) still count.
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("# TYPE ") else { continue };
+        let mut words = rest.split_whitespace();
+        let (Some(family), Some(kind)) = (words.next(), words.next()) else { continue };
+        match kind {
+            "counter" => names.push(format!("{family}_total")),
+            "histogram" => {
+                for suffix in ["_bucket", "_sum", "_count"] {
+                    names.push(format!("{family}{suffix}"));
+                }
+            }
+            _ => names.push(family.to_string()),
+        }
+    }
     names.sort();
     names.dedup();
     names

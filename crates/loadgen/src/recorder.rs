@@ -94,6 +94,8 @@ struct Inner {
     calls: CallTally,
     /// Time a queued call waited for its assignment, microseconds.
     queued_wait: Histogram<u64>,
+    /// The first message of each failing RPC and code, to tell why.
+    first_errors: BTreeMap<(Rpc, String), String>,
 }
 
 /// Shared by every task of a run; one short lock per record.
@@ -116,6 +118,7 @@ impl Default for Recorder {
                 queues: BTreeMap::new(),
                 calls: CallTally::default(),
                 queued_wait: histogram(),
+                first_errors: BTreeMap::new(),
             }),
         }
     }
@@ -128,6 +131,12 @@ impl Recorder {
         let mut inner = self.inner.lock();
         let _ = inner.latency.entry(rpc).or_insert_with(histogram).record(us);
         *inner.codes.entry((rpc, format!("{code:?}"))).or_default() += 1;
+    }
+
+    /// Keeps the first message of a failure of `rpc` with `code`.
+    pub fn error_message(&self, rpc: Rpc, code: tonic::Code, message: &str) {
+        let mut inner = self.inner.lock();
+        inner.first_errors.entry((rpc, format!("{code:?}"))).or_insert_with(|| message.to_string());
     }
 
     /// Changes the tally of `queue`.
@@ -160,6 +169,7 @@ impl Recorder {
             queues: inner.queues.clone(),
             calls: inner.calls,
             queued_wait: inner.queued_wait.clone(),
+            first_errors: inner.first_errors.clone(),
         }
     }
 }
@@ -177,6 +187,8 @@ pub struct Recorded {
     pub calls: CallTally,
     /// Wait of queued calls for their agent, microseconds.
     pub queued_wait: Histogram<u64>,
+    /// The first message of each failing RPC and code.
+    pub first_errors: BTreeMap<(Rpc, String), String>,
 }
 
 impl Recorded {

@@ -78,6 +78,8 @@ pub struct PhaseReport {
     pub errors: u64,
     /// Outcomes by `RPC code` (e.g. `RouteCall Ok`).
     pub codes: BTreeMap<String, u64>,
+    /// The first error message of each failing `RPC code`.
+    pub first_errors: BTreeMap<String, String>,
     /// Latency of every traffic RPC together.
     pub latency: Percentiles,
     /// Latency per RPC.
@@ -119,6 +121,11 @@ impl PhaseReport {
                 .codes
                 .iter()
                 .map(|((rpc, code), n)| (format!("{} {code}", rpc.name()), *n))
+                .collect(),
+            first_errors: recorded
+                .first_errors
+                .iter()
+                .map(|((rpc, code), m)| (format!("{} {code}", rpc.name()), m.clone()))
                 .collect(),
             latency: Percentiles::of(&recorded.traffic_latency()),
             latency_by_rpc: Rpc::ALL
@@ -209,7 +216,8 @@ impl PhaseReport {
             self.rpcs, self.rpcs_per_s, self.errors
         );
         for (code, n) in self.codes.iter().filter(|(k, _)| !k.ends_with(" Ok")) {
-            let _ = writeln!(out, "      error {code}: {n}");
+            let why = self.first_errors.get(code).map(String::as_str).unwrap_or("");
+            let _ = writeln!(out, "      error {code}: {n} (first: {why})");
         }
         if let Some(cpu) = &self.cpu {
             let _ = write!(

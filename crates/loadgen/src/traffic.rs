@@ -247,6 +247,7 @@ impl Traffic {
         let code = result.as_ref().err().map_or(tonic::Code::Ok, tonic::Status::code);
         self.recorder().rpc(rpc, started.elapsed(), code);
         if let Err(e) = &result {
+            self.recorder().error_message(rpc, e.code(), e.message());
             tracing::debug!(rpc = rpc.name(), error = %e, "rpc failed");
         }
         result.map(tonic::Response::into_inner)
