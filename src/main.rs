@@ -26,6 +26,11 @@ enum Command {
     /// Call history: export the server's call records.
     #[command(subcommand)]
     History(cmd::history::HistoryCommand),
+    /// Ask a server's gRPC health service whether it is serving (exit 0) or not (exit 1).
+    Health(cmd::health::HealthArgs),
+    /// Load generator: drive a server with contact-center traffic and measure it.
+    #[command(subcommand)]
+    Loadgen(cmd::loadgen::LoadgenCommand),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +40,8 @@ fn main() -> ExitCode {
         Command::Route(args) => cmd::route::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::History(command) => cmd::history::run(command),
+        Command::Health(args) => cmd::health::run(args),
+        Command::Loadgen(command) => cmd::loadgen::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

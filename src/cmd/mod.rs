@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
 pub mod config;
+pub mod health;
 pub mod history;
+pub mod loadgen;
 pub mod route;
 pub mod serve;
 

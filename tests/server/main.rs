@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 mod bad_input;
 mod calls;
+mod loadgen;
 mod shutdown;
 mod stats;
 mod transport;

@@ -161,7 +161,9 @@ async fn stats_loop(board: Switchboard, every: Duration) {
         if version != seen || idle >= Duration::from_secs(1) {
             seen = version;
             idle = Duration::ZERO;
-            board.refresh_snapshot();
+            // Tens of milliseconds with tens of thousands of agents: off the RPC workers.
+            let board = board.clone();
+            let _ = tokio::task::spawn_blocking(move || board.refresh_snapshot()).await;
         }
     }
 }
