@@ -297,7 +297,7 @@ impl Switchboard {
         let router = self.router();
         let snapshots: Vec<_> =
             ids.iter().filter_map(|q| router.engine().queue_snapshot(q).ok()).collect();
-        let now_ms = now().as_millis() as i64;
+        let now_ms = self.now().as_millis() as i64;
         let mut stats = self.shared.pump.stats.lock();
         stats.roll(now_ms);
         stats.queue_views(&snapshots, now_ms)
