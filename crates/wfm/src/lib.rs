@@ -1,1 +1,3 @@
 //! Workforce management (placeholder until issue 5 lands).
+
+pub mod schedule;

@@ -1,0 +1,1 @@
+//! Rostering: named agents on scheduled shifts.
