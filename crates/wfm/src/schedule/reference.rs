@@ -53,8 +53,9 @@ pub fn week_templates() -> Vec<ShiftTemplate> {
 
 /// A week (Monday 00:00 to Sunday 24:00, UTC) of 15-minute requirements shaped like a
 /// 24/7 inbound center: a morning and an afternoon peak of about `peak` agents, quiet nights,
-/// lighter weekends, and deterministic noise.
-pub fn week_requirement(peak: f64) -> Requirement {
+/// lighter weekends, and deterministic independent noise of up to `noise` (a share, e.g. 0.02
+/// for +-2 %) on each interval.
+pub fn week_requirement(peak: f64, noise: f64) -> Requirement {
     let start = DateTime::parse_from_rfc3339("2026-11-23T00:00:00+00:00")
         .unwrap_or_else(|_| DateTime::UNIX_EPOCH.fixed_offset());
     let mut agents = Vec::with_capacity(7 * 96);
@@ -70,12 +71,12 @@ pub fn week_requirement(peak: f64) -> Requirement {
             let bump = |centre: f64, width: f64| (-((hour - centre) / width).powi(2)).exp();
             let shape =
                 0.08 + 0.85 * bump(10.5, 2.6) + 0.75 * bump(15.0, 2.4) + 0.3 * bump(19.5, 1.8);
-            // xorshift noise, +-6 %.
+            // xorshift noise.
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
-            let noise = 1.0 + ((state % 1000) as f64 / 1000.0 - 0.5) * 0.12;
-            agents.push((peak * day_scale * shape * noise).round().max(1.0));
+            let factor = 1.0 + ((state % 1000) as f64 / 1000.0 - 0.5) * 2.0 * noise;
+            agents.push((peak * day_scale * shape * factor).round().max(1.0));
         }
     }
     Requirement::new(start, 15, agents)

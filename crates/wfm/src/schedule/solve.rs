@@ -28,7 +28,7 @@ const HARD_PENALTY_FACTOR: f64 = 100.0;
 /// Default for [`SolveOptions::target_gap`].
 pub const DEFAULT_TARGET_GAP: f64 = 0.002;
 /// Ruin windows are drawn between these widths (minutes).
-const RUIN_WIDTH_MINUTES: (u32, u32) = (60, 8 * 60);
+const RUIN_WIDTH_MINUTES: (u32, u32) = (15, 4 * 60);
 /// The search ends after this many ruin-and-recreate steps without improvement.
 const STALL_ITERATIONS: u64 = 30_000;
 
@@ -252,7 +252,10 @@ pub fn solve_with_progress(
         let lp_budget = deadline.saturating_duration_since(Instant::now());
         let columns_ref = &columns;
         scope.spawn(move || {
-            let _ = sender.send(solve_lp(requirement, templates, columns_ref, penalty, lp_budget));
+            let fixed = vec![0; templates.len()];
+            let input =
+                LpInput { need: &requirement.agents, subset: None, fixed_per_template: &fixed };
+            let _ = sender.send(solve_lp(&input, templates, columns_ref, penalty, lp_budget));
         });
         let mut search = Search::new(requirement, templates, &columns, penalty);
         search.sweep_fill(
@@ -289,12 +292,21 @@ pub fn solve_with_progress(
         let lower_bound = lp.as_ref().map(|lp| lp.objective);
         if let Some(lp) = &lp {
             report(progress, Phase::Rounding, Some(search.objective()), lower_bound);
-            let mut rounded = Search::new(requirement, templates, &columns, penalty);
-            rounded.round(&lp.values);
-            rounded.meet_min_counts();
-            rounded.drop_redundant(&all);
-            if rounded.objective() < search.objective() - EPSILON {
-                search = rounded;
+            for round_up_from in ROUND_UP_THRESHOLDS {
+                let mut rounded = Search::new(requirement, templates, &columns, penalty);
+                rounded.round(&lp.values, round_up_from);
+                rounded.meet_min_counts();
+                rounded.drop_redundant(&all);
+                if rounded.objective() < search.objective() - EPSILON {
+                    search = rounded;
+                }
+            }
+        }
+        if let Some(lp) = &lp {
+            let mut dived = Search::new(requirement, templates, &columns, penalty);
+            dived.dive(&lp.values, deadline);
+            if dived.objective() < search.objective() - EPSILON {
+                search = dived;
             }
         }
         report(progress, Phase::LocalSearch, Some(search.objective()), lower_bound);
@@ -361,9 +373,17 @@ struct LpSolution {
     values: Vec<f64>,
 }
 
+/// What an LP is solved over: which candidates, which requirement, how many of each
+/// template are already fixed (their counts come off the template limits).
+struct LpInput<'a> {
+    need: &'a [f64],
+    subset: Option<&'a [usize]>,
+    fixed_per_template: &'a [u32],
+}
+
 /// The LP relaxation; `None` when it did not finish in time (or failed numerically).
 fn solve_lp(
-    requirement: &Requirement,
+    input: &LpInput<'_>,
     templates: &[ShiftTemplate],
     columns: &ColumnSet,
     penalty: f64,
@@ -371,11 +391,18 @@ fn solve_lp(
 ) -> Option<LpSolution> {
     let mut problem = Problem::new(OptimizationDirection::Minimize);
     problem.set_time_limit(budget);
-    let vars: Vec<_> = columns
-        .columns
+    let chosen: Vec<usize> = match input.subset {
+        Some(subset) => subset.to_vec(),
+        None => (0..columns.len()).collect(),
+    };
+    let vars: Vec<_> = chosen
         .iter()
-        .map(|c| {
-            let max = templates[c.template].max_count.map_or(f64::INFINITY, f64::from);
+        .map(|&j| {
+            let c = &columns.columns[j];
+            let fixed = input.fixed_per_template[c.template];
+            let max = templates[c.template]
+                .max_count
+                .map_or(f64::INFINITY, |max| f64::from(max.saturating_sub(fixed)));
             problem.add_var(c.cost, (0.0, max))
         })
         .collect();
@@ -383,9 +410,9 @@ fn solve_lp(
     // nonzero only where its work starts or stops (8 for a shift with three breaks instead of
     // 30+), which keeps the simplex basis sparse. `effective(i) = coverage(i) + shortage(i)`
     // carries the requirement as a bound.
-    let n = requirement.len();
+    let n = input.need.len();
     let mut rows: Vec<Vec<(microlp::Variable, f64)>> = vec![Vec::new(); n];
-    for (j, var) in vars.iter().enumerate() {
+    for (&j, var) in chosen.iter().zip(&vars) {
         let mut previous: Option<(usize, f64)> = None;
         for (i, fraction) in columns.cover(j) {
             match previous {
@@ -409,7 +436,7 @@ fn solve_lp(
         }
     }
     for i in 0..n {
-        let need = requirement.agents[i];
+        let need = input.need[i];
         let effective = problem.add_var(0.0, (need.max(0.0), f64::INFINITY));
         rows[i].push((effective, -1.0));
         if i + 1 < n {
@@ -427,22 +454,26 @@ fn solve_lp(
         problem.add_constraint(row.as_slice(), ComparisonOp::Eq, 0.0);
     }
     for (t, template) in templates.iter().enumerate() {
-        let members: Vec<_> = columns
-            .columns
+        let members: Vec<_> = chosen
             .iter()
             .zip(&vars)
-            .filter(|(c, _)| c.template == t)
+            .filter(|(&j, _)| columns.columns[j].template == t)
             .map(|(_, &v)| (v, 1.0))
             .collect();
-        if template.min_count > 0 {
+        let fixed = input.fixed_per_template[t];
+        if template.min_count > fixed {
             problem.add_constraint(
                 members.as_slice(),
                 ComparisonOp::Ge,
-                f64::from(template.min_count),
+                f64::from(template.min_count - fixed),
             );
         }
         if let Some(max) = template.max_count {
-            problem.add_constraint(members.as_slice(), ComparisonOp::Le, f64::from(max));
+            problem.add_constraint(
+                members.as_slice(),
+                ComparisonOp::Le,
+                f64::from(max.saturating_sub(fixed)),
+            );
         }
     }
     let outcome = problem.solve().ok()?;
@@ -450,10 +481,11 @@ fn solve_lp(
         return None;
     }
     let solution = outcome.solution()?;
-    Some(LpSolution {
-        objective: solution.objective(),
-        values: vars.iter().map(|&v| solution.var_value(v)).collect(),
-    })
+    let mut values = vec![0.0; columns.len()];
+    for (&j, &v) in chosen.iter().zip(&vars) {
+        values[j] = solution.var_value(v);
+    }
+    Some(LpSolution { objective: solution.objective(), values })
 }
 
 /// The integer solution being improved: agents per candidate and the coverage they give.
@@ -567,10 +599,14 @@ impl<'a> Search<'a> {
         self.columns.columns[j].cost - self.penalty * self.shortage_closed(j)
     }
 
-    fn round(&mut self, values: &[f64]) {
+    /// Rounds an LP solution: up where the fraction reaches `round_up_from`, down elsewhere,
+    /// then adds the rounded-down shifts by decreasing fraction while they close a shortage,
+    /// then sweeps the remaining shortage, then drops what became redundant.
+    fn round(&mut self, values: &[f64], round_up_from: f64) {
         let mut fractional = Vec::new();
         for (j, &x) in values.iter().enumerate() {
-            let whole = (x + EPSILON).floor().max(0.0) as u32;
+            let floor = (x + EPSILON).floor().max(0.0);
+            let whole = if x - floor >= round_up_from { floor + 1.0 } else { floor } as u32;
             for _ in 0..whole {
                 if self.can_add(j) {
                     self.add(j);
@@ -588,7 +624,66 @@ impl<'a> Search<'a> {
                 self.add(j);
             }
         }
-        self.greedy_repair(&(0..self.columns.len()).collect::<Vec<_>>());
+        let all: Vec<usize> = (0..self.columns.len()).collect();
+        self.sweep_fill(0, self.need.len(), &mut XorShift(SEED), &mut Vec::new(), &mut Vec::new());
+        self.greedy_repair(&all);
+        self.drop_redundant(&all);
+    }
+
+    /// LP diving: fix the integer parts of the LP solution and the shifts it most nearly
+    /// chose, re-solve the LP for what is left over the LP's own candidates, and repeat until
+    /// the LP leaves nothing fractional; then sweep and drop as in [`Search::round`].
+    fn dive(&mut self, values: &[f64], deadline: Instant) {
+        let support: Vec<usize> = (0..values.len()).filter(|&j| values[j] > EPSILON).collect();
+        let mut values = values.to_vec();
+        for _ in 0..DIVE_ROUNDS {
+            let mut fractional: Vec<(f64, usize)> = Vec::new();
+            for &j in &support {
+                let x = values[j];
+                let floor = (x + EPSILON).floor().max(0.0);
+                for _ in 0..floor as u32 {
+                    if self.can_add(j) {
+                        self.add(j);
+                    }
+                }
+                if x - floor > EPSILON {
+                    fractional.push((x - floor, j));
+                }
+            }
+            if fractional.is_empty() {
+                break;
+            }
+            fractional.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            // Round up the largest fractions (at least one, so every round fixes something).
+            let take = (fractional.len() / DIVE_ROUND_UP_DIVISOR).max(1);
+            for &(fraction, j) in fractional.iter().take(take) {
+                if (fraction >= DIVE_ROUND_UP_FROM || j == fractional[0].1)
+                    && self.can_add(j)
+                    && self.add_delta(j) < -EPSILON
+                {
+                    self.add(j);
+                }
+            }
+            let residual: Vec<f64> =
+                self.need.iter().zip(&self.coverage).map(|(&r, &c)| (r - c).max(0.0)).collect();
+            if residual.iter().all(|&r| r <= EPSILON) {
+                break;
+            }
+            let input = LpInput {
+                need: &residual,
+                subset: Some(&support),
+                fixed_per_template: &self.per_template,
+            };
+            let budget = deadline.saturating_duration_since(Instant::now());
+            match solve_lp(&input, self.templates, self.columns, self.penalty, budget) {
+                Some(lp) => values = lp.values,
+                None => break,
+            }
+        }
+        let all: Vec<usize> = (0..self.columns.len()).collect();
+        self.sweep_fill(0, self.need.len(), &mut XorShift(SEED), &mut Vec::new(), &mut Vec::new());
+        self.greedy_repair(&all);
+        self.drop_redundant(&all);
     }
 
     /// Adds the candidate closing the most shortage per unit of cost while that pays.
@@ -690,6 +785,18 @@ impl<'a> Search<'a> {
         }
     }
 
+    /// Sets the agents per candidate, recomputing coverage.
+    fn restore(&mut self, counts: &[u32]) {
+        for j in 0..counts.len() {
+            while self.counts[j] > counts[j] {
+                self.remove(j);
+            }
+            while self.counts[j] < counts[j] {
+                self.add(j);
+            }
+        }
+    }
+
     /// Candidates whose work overlaps the minutes `[from, to)`.
     fn candidates_overlapping(&self, from: u32, to: u32, out: &mut Vec<usize>) {
         out.clear();
@@ -739,19 +846,28 @@ impl<'a> Search<'a> {
         }
         let mut rng = XorShift(SEED);
         let mut current = self.objective();
+        let mut best = current;
+        let mut best_counts = self.counts.clone();
+        let mut iteration: u64 = 0;
+        let threshold_start = THRESHOLD_SHARE_OF_CHEAPEST
+            * self.columns.columns.iter().map(|c| c.cost).fold(f64::INFINITY, f64::min);
         let mut candidates = Vec::new();
         let mut removed: Vec<usize> = Vec::new();
         let mut added: Vec<usize> = Vec::new();
         let mut since_improvement: u64 = 0;
         loop {
-            if stop(current) {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            if since_improvement > STALL_ITERATIONS {
-                return true;
+            let outcome = if stop(best) {
+                Some(true)
+            } else if Instant::now() >= deadline {
+                Some(false)
+            } else if since_improvement > STALL_ITERATIONS {
+                Some(true)
+            } else {
+                None
+            };
+            if let Some(finished) = outcome {
+                self.restore(&best_counts);
+                return finished;
             }
             since_improvement += 1;
             let width = RUIN_WIDTH_MINUTES.0
@@ -762,16 +878,11 @@ impl<'a> Search<'a> {
             // when the window holds a single shift).
             removed.clear();
             added.clear();
-            for (t, list) in self.starts.iter().enumerate() {
-                let _ = t;
-                let first = list.partition_point(|(s, _)| *s < from);
-                for (_, range) in list[first..].iter().take_while(|(s, _)| *s < to) {
-                    for j in range.clone() {
-                        for _ in 0..self.counts[j] {
-                            if rng.next() % 2 == 0 {
-                                removed.push(j);
-                            }
-                        }
+            self.candidates_overlapping(from, to, &mut candidates);
+            for &j in &candidates {
+                for _ in 0..self.counts[j] {
+                    if rng.next() % 3 == 0 {
+                        removed.push(j);
                     }
                 }
             }
@@ -807,12 +918,20 @@ impl<'a> Search<'a> {
                 touched.iter().map(|&j| (j, self.counts[j])).collect();
             self.drop_redundant(&touched);
             let after = self.objective();
-            if after <= current + EPSILON {
-                if after < current - EPSILON {
+            // Threshold accepting: a slightly worse solution may be kept, less and less so
+            // over each cycle, to walk off plateaus; the best one seen is what counts.
+            let phase =
+                (iteration % THRESHOLD_CYCLE_ITERATIONS) as f64 / THRESHOLD_CYCLE_ITERATIONS as f64;
+            let threshold = threshold_start * (1.0 - phase).powi(2);
+            iteration += 1;
+            if after <= current + threshold + EPSILON {
+                current = after;
+                if after < best - EPSILON {
+                    best = after;
+                    best_counts.clone_from(&self.counts);
                     since_improvement = 0;
                     on_improvement(after);
                 }
-                current = after;
             } else {
                 // Undo: restore drops, remove the refill, put the ruined shifts back.
                 for &(j, count) in &before_drop {
@@ -831,6 +950,18 @@ impl<'a> Search<'a> {
     }
 }
 
+/// LP roundings tried: round a fraction up from each of these.
+const ROUND_UP_THRESHOLDS: [f64; 6] = [0.2, 0.35, 0.5, 0.65, 0.8, 1.0];
+/// Most LP re-solves of one dive.
+const DIVE_ROUNDS: usize = 12;
+/// Each dive round rounds up at most one in this many fractional shifts...
+const DIVE_ROUND_UP_DIVISOR: usize = 4;
+/// ... and only those whose fraction reaches this.
+const DIVE_ROUND_UP_FROM: f64 = 0.5;
+/// Iterations of one threshold-accepting cycle.
+const THRESHOLD_CYCLE_ITERATIONS: u64 = 4000;
+/// Worsening accepted at the start of a cycle, as a share of the cheapest shift's cost.
+const THRESHOLD_SHARE_OF_CHEAPEST: f64 = 0.5;
 /// Seed of the search's generator.
 const SEED: u64 = 0x2545_f491_4f6c_dd1d;
 
