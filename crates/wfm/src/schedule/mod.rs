@@ -48,6 +48,6 @@ pub use solve::{
     SolveOptions, DEFAULT_TARGET_GAP,
 };
 pub use template::{
-    parse_duration_minutes, parse_templates, parse_time_of_day, BreakRule, ShiftTemplate,
-    TemplateError, DAY_NAMES,
+    parse_duration_minutes, parse_shift_file, parse_templates, parse_time_of_day, BreakRule,
+    RosterRules, ShiftFile, ShiftTemplate, TemplateError, DAY_NAMES,
 };

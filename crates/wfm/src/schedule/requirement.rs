@@ -274,7 +274,7 @@ mod tests {
             let e = read(body, RequirementColumn::ScheduledAgents, queue).unwrap_err();
             assert_eq!(e.to_string(), expect, "{body}");
         };
-        check("yesterday,q,1,1,1,1,1,1,1\n", None, "line 2: interval_start: \"yesterday\" is not an RFC 3339 time with offset: input contains invalid characters");
+        check("yesterday,q,1,1,1,1,1,1,1\n", None, "line 2: interval_start: \"yesterday\" is not an RFC 3339 time with offset: premature end of input");
         check(
             "2026-11-23T08:00:00Z,q,1,1,1,-1,1,1,1\n",
             None,

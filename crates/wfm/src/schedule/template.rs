@@ -57,6 +57,8 @@ pub struct ShiftTemplate {
     pub max_count: Option<u32>,
     /// Breaks, in the order they are taken.
     pub breaks: Vec<BreakRule>,
+    /// Skills an agent needs to work this shift (rostering).
+    pub skills: Vec<String>,
 }
 
 /// A break or lunch within a shift.
@@ -134,6 +136,60 @@ pub struct TemplateError {
 struct FileSpec {
     #[serde(default)]
     shift: Vec<toml::Spanned<ShiftSpec>>,
+    roster: Option<toml::Spanned<RosterSpec>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RosterSpec {
+    min_rest: Option<String>,
+    min_days_off: Option<u32>,
+    #[serde(default)]
+    forbidden_sequences: Vec<(String, String)>,
+}
+
+/// Rostering rules, from the `[roster]` table of the shift file.
+///
+/// ```toml
+/// [roster]
+/// min_rest = "11h"                               # between the end of a shift and the next
+/// min_days_off = 2                               # per week, two consecutive where possible
+/// forbidden_sequences = [["late", "early"]]      # a `late` shift may not be followed by an
+///                                                # `early` one the next day
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct RosterRules {
+    /// Least rest between the end of one shift and the start of the agent's next.
+    pub min_rest_minutes: u32,
+    /// Days off per week each agent gets.
+    pub min_days_off: u32,
+    /// (first, second) template pairs: an agent working `first` may not work `second` as
+    /// the next shift on the following day. Other shifts of that day stay allowed.
+    pub forbidden_sequences: Vec<(String, String)>,
+}
+
+impl Default for RosterRules {
+    fn default() -> Self {
+        RosterRules {
+            min_rest_minutes: DEFAULT_MIN_REST_MINUTES,
+            min_days_off: DEFAULT_MIN_DAYS_OFF,
+            forbidden_sequences: Vec::new(),
+        }
+    }
+}
+
+/// Rest between shifts when the file does not say (the EU working-time directive's 11 hours).
+pub const DEFAULT_MIN_REST_MINUTES: u32 = 11 * 60;
+/// Days off per week when the file does not say.
+pub const DEFAULT_MIN_DAYS_OFF: u32 = 2;
+
+/// A parsed shift file: the templates and the rostering rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShiftFile {
+    /// The shift templates.
+    pub templates: Vec<ShiftTemplate>,
+    /// The `[roster]` rules (defaults when absent).
+    pub roster: RosterRules,
 }
 
 #[derive(Deserialize)]
@@ -150,6 +206,8 @@ struct ShiftSpec {
     max_count: Option<u32>,
     #[serde(default, rename = "break")]
     breaks: Vec<BreakSpec>,
+    #[serde(default)]
+    skills: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -217,8 +275,13 @@ fn line_of(text: &str, offset: usize) -> usize {
     text.get(..offset).map_or(1, |before| before.matches('\n').count() + 1)
 }
 
-/// Parses and validates a shift file.
+/// Parses and validates a shift file's templates (see [`parse_shift_file`] for the rules too).
 pub fn parse_templates(text: &str) -> Result<Vec<ShiftTemplate>, TemplateError> {
+    parse_shift_file(text).map(|file| file.templates)
+}
+
+/// Parses and validates a shift file: templates and `[roster]` rules.
+pub fn parse_shift_file(text: &str) -> Result<ShiftFile, TemplateError> {
     let file: FileSpec = toml::from_str(text).map_err(|e| TemplateError {
         line: e.span().map_or(1, |span| line_of(text, span.start)),
         path: "toml".to_string(),
@@ -339,6 +402,7 @@ pub fn parse_templates(text: &str) -> Result<Vec<ShiftTemplate>, TemplateError> 
             min_count: spec.min_count,
             max_count: spec.max_count,
             breaks,
+            skills: spec.skills.clone(),
         };
         let placements = template.break_placements();
         if placements.is_empty() {
@@ -355,5 +419,36 @@ pub fn parse_templates(text: &str) -> Result<Vec<ShiftTemplate>, TemplateError> 
         }
         templates.push(template);
     }
-    Ok(templates)
+    let mut roster = RosterRules::default();
+    if let Some(spanned) = &file.roster {
+        let line = line_of(text, spanned.span().start);
+        let spec = spanned.get_ref();
+        let fail = |field: &str, message: String| TemplateError {
+            line,
+            path: format!("roster.{field}"),
+            message,
+        };
+        if let Some(rest) = &spec.min_rest {
+            roster.min_rest_minutes =
+                parse_duration_minutes(rest).map_err(|m| fail("min_rest", m))?;
+        }
+        if let Some(days) = spec.min_days_off {
+            if days > 6 {
+                return Err(fail("min_days_off", "at most 6 days off a week".into()));
+            }
+            roster.min_days_off = days;
+        }
+        for (index, (first, second)) in spec.forbidden_sequences.iter().enumerate() {
+            for name in [first, second] {
+                if !templates.iter().any(|t| &t.name == name) {
+                    return Err(fail(
+                        &format!("forbidden_sequences[{index}]"),
+                        format!("no shift template named {name:?}"),
+                    ));
+                }
+            }
+        }
+        roster.forbidden_sequences.clone_from(&spec.forbidden_sequences);
+    }
+    Ok(ShiftFile { templates, roster })
 }
