@@ -26,6 +26,8 @@ enum Command {
     /// Call history: export the server's call records.
     #[command(subcommand)]
     History(cmd::history::HistoryCommand),
+    /// Shifts covering a staffing requirement at least cost, optionally rostered.
+    Schedule(cmd::schedule::ScheduleArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
         Command::Route(args) => cmd::route::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::History(command) => cmd::history::run(command),
+        Command::Schedule(args) => cmd::schedule::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod history;
 pub mod route;
+pub mod schedule;
 pub mod serve;
 
 use std::path::Path;
