@@ -37,8 +37,10 @@ fn reference_week_is_within_one_and_a_half_percent_of_the_lp_bound_in_ten_second
             schedule.short_intervals().len()
         );
         assert!(schedule.short_intervals().is_empty());
-        if gap > 0.015 {
-            eprintln!("GAP TOO LARGE");
+        // The bar holds at the size of a large center; smaller weeks are reported, not held
+        // to it (see BENCHMARKS.md).
+        if peak >= 150.0 {
+            assert!(gap <= 0.015, "gap {gap}");
         }
         assert!(schedule.elapsed < Duration::from_millis(10_200));
     }
