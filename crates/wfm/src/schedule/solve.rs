@@ -787,11 +787,11 @@ impl<'a> Search<'a> {
 
     /// Sets the agents per candidate, recomputing coverage.
     fn restore(&mut self, counts: &[u32]) {
-        for j in 0..counts.len() {
-            while self.counts[j] > counts[j] {
+        for (j, &target) in counts.iter().enumerate() {
+            while self.counts[j] > target {
                 self.remove(j);
             }
-            while self.counts[j] < counts[j] {
+            while self.counts[j] < target {
                 self.add(j);
             }
         }
@@ -895,8 +895,8 @@ impl<'a> Search<'a> {
             // Recreate: sweep the window's shortage from its earliest interval.
             let first_interval = (from / self.interval_minutes) as usize;
             let longest = self.templates.iter().map(|t| t.length_minutes).max().unwrap_or(0);
-            let last_interval = (((to + longest).min(horizon) + self.interval_minutes - 1)
-                / self.interval_minutes) as usize;
+            let last_interval =
+                (to + longest).min(horizon).div_ceil(self.interval_minutes) as usize;
             self.sweep_fill(
                 first_interval.saturating_sub((longest / self.interval_minutes) as usize),
                 last_interval,
