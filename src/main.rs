@@ -31,6 +31,8 @@ enum Command {
     /// Load generator: drive a server with contact-center traffic and measure it.
     #[command(subcommand)]
     Loadgen(cmd::loadgen::LoadgenCommand),
+    /// Shifts covering a staffing requirement at least cost, optionally rostered.
+    Schedule(cmd::schedule::ScheduleArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
         Command::History(command) => cmd::history::run(command),
         Command::Health(args) => cmd::health::run(args),
         Command::Loadgen(command) => cmd::loadgen::run(command),
+        Command::Schedule(args) => cmd::schedule::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,6 +5,7 @@ pub mod health;
 pub mod history;
 pub mod loadgen;
 pub mod route;
+pub mod schedule;
 pub mod serve;
 
 use std::path::Path;

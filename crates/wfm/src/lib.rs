@@ -5,3 +5,4 @@
 //! engine; it computes over numbers and reads or writes CSV and TOML through its callers.
 
 pub mod erlang;
+pub mod schedule;

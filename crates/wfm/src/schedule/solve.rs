@@ -1,0 +1,978 @@
+//! The covering problem: choose how many agents work each candidate shift so that every
+//! interval's requirement is met at least cost, under-coverage priced by a penalty.
+//!
+//! 1. The LP relaxation over every candidate (template, start, break placement), solved with
+//!    microlp; its optimum is the lower bound the gap is measured against.
+//! 2. Rounding: the integer parts of the LP solution, then the LP's fractional shifts in order of
+//!    their fractions while they still close a shortage, then greedy repair (best shortage closed
+//!    per unit of cost) over all candidates.
+//! 3. Local search until nothing improves or time runs out: drop shifts that cover nothing
+//!    needed, move a shift to another start or break placement (or another template) when that
+//!    lowers the cost, or, at equal cost, gathers surplus where a later drop can use it.
+
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+use microlp::{ComparisonOp, OptimizationDirection, Problem};
+
+use super::columns::ColumnSet;
+use super::requirement::Requirement;
+use super::template::ShiftTemplate;
+
+/// Coverage differences below this count as equal.
+const EPSILON: f64 = 1e-6;
+/// Default under-coverage penalty, as a multiple of the dearest shift's cost: high enough that
+/// any shift closing a shortage is worth its cost, so only impossible coverage stays short.
+const HARD_PENALTY_FACTOR: f64 = 100.0;
+/// How far (in minutes) a local-search move may shift a start.
+/// Default for [`SolveOptions::target_gap`].
+pub const DEFAULT_TARGET_GAP: f64 = 0.002;
+/// Ruin windows are drawn between these widths (minutes).
+const RUIN_WIDTH_MINUTES: (u32, u32) = (15, 4 * 60);
+/// The search ends after this many ruin-and-recreate steps without improvement.
+const STALL_ITERATIONS: u64 = 30_000;
+
+/// How to solve.
+#[derive(Debug, Clone)]
+pub struct SolveOptions {
+    /// Cost of one missing agent for one interval. `None`: cover everything that can be
+    /// covered (a penalty far above any shift's cost).
+    pub under_penalty: Option<f64>,
+    /// Wall-clock budget for the whole solve.
+    pub time_limit: Duration,
+    /// The search stops once the cost is within this fraction of the LP bound.
+    pub target_gap: f64,
+}
+
+impl Default for SolveOptions {
+    fn default() -> Self {
+        SolveOptions {
+            under_penalty: None,
+            time_limit: Duration::from_secs(60),
+            target_gap: DEFAULT_TARGET_GAP,
+        }
+    }
+}
+
+/// What the solver is doing, for progress displays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Enumerating candidate shifts.
+    Columns,
+    /// Solving the LP relaxation.
+    LinearProgram,
+    /// Rounding the LP solution to whole agents.
+    Rounding,
+    /// Improving the integer solution.
+    LocalSearch,
+    /// Finished.
+    Done,
+}
+
+/// A progress report.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Current phase.
+    pub phase: Phase,
+    /// Time since the solve began.
+    pub elapsed: Duration,
+    /// Objective of the best integer solution so far.
+    pub best_objective: Option<f64>,
+    /// The LP lower bound, once known.
+    pub lower_bound: Option<f64>,
+}
+
+/// A break placed in a scheduled shift.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlacedBreak {
+    /// Name from the template.
+    pub name: String,
+    /// Start, minutes after the horizon start.
+    pub start_minute: u32,
+    /// End, minutes after the horizon start.
+    pub end_minute: u32,
+    /// Whether it is paid.
+    pub paid: bool,
+}
+
+/// One agent's shift in the schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduledShift {
+    /// Template name.
+    pub template: String,
+    /// Start, minutes after the horizon start.
+    pub start_minute: u32,
+    /// End, minutes after the horizon start.
+    pub end_minute: u32,
+    /// Breaks in order.
+    pub breaks: Vec<PlacedBreak>,
+    /// Cost of the shift.
+    pub cost: f64,
+    /// Paid hours of the shift.
+    pub paid_hours: f64,
+}
+
+/// The result of a solve.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    /// One entry per agent-shift, ordered by start.
+    pub shifts: Vec<ScheduledShift>,
+    /// Agents working in each interval (fractions where breaks cut an interval).
+    pub coverage: Vec<f64>,
+    /// The requirement the schedule was solved for.
+    pub requirement: Vec<f64>,
+    /// Sum of shift costs.
+    pub cost: f64,
+    /// Sum of paid hours.
+    pub paid_hours: f64,
+    /// Missing agent-intervals summed over the horizon.
+    pub under_agent_intervals: f64,
+    /// Penalty per missing agent-interval used.
+    pub under_penalty: f64,
+    /// Cost plus penalty: what was minimised.
+    pub objective: f64,
+    /// Optimum of the LP relaxation (a lower bound on `objective`), if the LP finished.
+    pub lower_bound: Option<f64>,
+    /// Wall-clock time of the solve.
+    pub elapsed: Duration,
+    /// Whether the time limit cut the solve short.
+    pub timed_out: bool,
+}
+
+impl Schedule {
+    /// Relative gap `(objective - bound) / bound`, if a bound is known.
+    pub fn gap(&self) -> Option<f64> {
+        let bound = self.lower_bound?;
+        if bound.abs() < EPSILON {
+            return Some(if self.objective.abs() < EPSILON { 0.0 } else { f64::INFINITY });
+        }
+        Some(((self.objective - bound) / bound).max(0.0))
+    }
+
+    /// Intervals whose coverage falls short of the requirement.
+    pub fn short_intervals(&self) -> Vec<usize> {
+        (0..self.requirement.len())
+            .filter(|&i| self.coverage[i] + EPSILON < self.requirement[i])
+            .collect()
+    }
+
+    /// Intervals covered beyond the requirement.
+    pub fn over_intervals(&self) -> Vec<usize> {
+        (0..self.requirement.len())
+            .filter(|&i| self.coverage[i] > self.requirement[i] + EPSILON)
+            .collect()
+    }
+}
+
+/// Why a solve could not start.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SolveError {
+    /// No template produced a shift within the horizon.
+    #[error(
+        "no shift template fits the horizon ({intervals} intervals of {interval_minutes} min)"
+    )]
+    NoCandidates {
+        /// Intervals in the horizon.
+        intervals: usize,
+        /// Interval length.
+        interval_minutes: u32,
+    },
+    /// The penalty is not a positive number.
+    #[error("under-coverage penalty must be a positive number")]
+    BadPenalty,
+    /// The template counts cannot be met.
+    #[error("template {template:?}: min_count {min} but only {available} shifts fit the horizon")]
+    MinCountUnreachable {
+        /// Template name.
+        template: String,
+        /// Its min_count.
+        min: u32,
+        /// Candidate starts available (with max_count 0 elsewhere this cannot be met).
+        available: usize,
+    },
+}
+
+/// Solves the covering problem.
+pub fn solve(
+    requirement: &Requirement,
+    templates: &[ShiftTemplate],
+    options: &SolveOptions,
+) -> Result<Schedule, SolveError> {
+    solve_with_progress(requirement, templates, options, &mut |_| {})
+}
+
+/// Solves the covering problem, reporting progress at each phase and improvement.
+pub fn solve_with_progress(
+    requirement: &Requirement,
+    templates: &[ShiftTemplate],
+    options: &SolveOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Schedule, SolveError> {
+    let started = Instant::now();
+    let deadline = started + options.time_limit;
+    let report = |progress: &mut dyn FnMut(Progress), phase, best, bound| {
+        progress(Progress {
+            phase,
+            elapsed: started.elapsed(),
+            best_objective: best,
+            lower_bound: bound,
+        })
+    };
+    report(progress, Phase::Columns, None, None);
+    let columns = ColumnSet::enumerate(requirement, templates);
+    if columns.is_empty() {
+        return Err(SolveError::NoCandidates {
+            intervals: requirement.len(),
+            interval_minutes: requirement.interval_minutes,
+        });
+    }
+    for (t, template) in templates.iter().enumerate() {
+        let available = columns.columns.iter().filter(|c| c.template == t).count();
+        if template.min_count > 0 && available == 0 {
+            return Err(SolveError::MinCountUnreachable {
+                template: template.name.clone(),
+                min: template.min_count,
+                available,
+            });
+        }
+    }
+    let max_cost = columns.columns.iter().map(|c| c.cost).fold(0.0, f64::max);
+    let penalty = match options.under_penalty {
+        Some(p) if p.is_finite() && p > 0.0 => p,
+        Some(_) => return Err(SolveError::BadPenalty),
+        None => max_cost * HARD_PENALTY_FACTOR,
+    };
+
+    // The LP (for the bound and a rounding) runs on its own thread while the search starts
+    // from a greedy solution; whichever integer solution is better continues.
+    report(progress, Phase::LinearProgram, None, None);
+    let all: Vec<usize> = (0..columns.len()).collect();
+    let (search, lower_bound, timed_out) = std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let lp_budget = deadline.saturating_duration_since(Instant::now());
+        let columns_ref = &columns;
+        scope.spawn(move || {
+            let fixed = vec![0; templates.len()];
+            let input =
+                LpInput { need: &requirement.agents, subset: None, fixed_per_template: &fixed };
+            let _ = sender.send(solve_lp(&input, templates, columns_ref, penalty, lp_budget));
+        });
+        let mut search = Search::new(requirement, templates, &columns, penalty);
+        search.sweep_fill(
+            0,
+            requirement.len(),
+            &mut XorShift(SEED),
+            &mut Vec::new(),
+            &mut Vec::new(),
+        );
+        search.meet_min_counts();
+        let mut lp: Option<Option<LpSolution>> = None;
+        let mut best = search.objective();
+        report(progress, Phase::LocalSearch, Some(best), None);
+        let mut finished = search.improve(
+            deadline,
+            &mut |_| {
+                if lp.is_none() {
+                    if let Ok(result) = receiver.try_recv() {
+                        lp = Some(result);
+                    }
+                }
+                lp.is_some()
+            },
+            &mut |objective| {
+                best = objective;
+                report(progress, Phase::LocalSearch, Some(objective), None)
+            },
+        );
+        // The LP may still be running if the search stalled or ran out of time.
+        let lp = match lp {
+            Some(lp) => lp,
+            None => receiver.recv().ok().flatten(),
+        };
+        let lower_bound = lp.as_ref().map(|lp| lp.objective);
+        if let Some(lp) = &lp {
+            report(progress, Phase::Rounding, Some(search.objective()), lower_bound);
+            for round_up_from in ROUND_UP_THRESHOLDS {
+                let mut rounded = Search::new(requirement, templates, &columns, penalty);
+                rounded.round(&lp.values, round_up_from);
+                rounded.meet_min_counts();
+                rounded.drop_redundant(&all);
+                if rounded.objective() < search.objective() - EPSILON {
+                    search = rounded;
+                }
+            }
+        }
+        if let Some(lp) = &lp {
+            let mut dived = Search::new(requirement, templates, &columns, penalty);
+            dived.dive(&lp.values, deadline);
+            if dived.objective() < search.objective() - EPSILON {
+                search = dived;
+            }
+        }
+        report(progress, Phase::LocalSearch, Some(search.objective()), lower_bound);
+        if Instant::now() < deadline {
+            finished = search.improve(
+                deadline,
+                &mut |objective| {
+                    lower_bound
+                        .is_some_and(|bound| objective - bound <= options.target_gap * bound.abs())
+                },
+                &mut |objective| report(progress, Phase::LocalSearch, Some(objective), lower_bound),
+            );
+        }
+        (search, lower_bound, !finished || lp.is_none())
+    });
+    report(progress, Phase::Done, Some(search.objective()), lower_bound);
+
+    let mut shifts = Vec::new();
+    for (j, &count) in search.counts.iter().enumerate() {
+        let column = &columns.columns[j];
+        let template = &templates[column.template];
+        for _ in 0..count {
+            shifts.push(ScheduledShift {
+                template: template.name.clone(),
+                start_minute: column.start_minute,
+                end_minute: column.start_minute + template.length_minutes,
+                breaks: template
+                    .breaks
+                    .iter()
+                    .zip(&column.break_starts)
+                    .map(|(rule, &start)| PlacedBreak {
+                        name: rule.name.clone(),
+                        start_minute: start,
+                        end_minute: start + rule.length_minutes,
+                        paid: rule.paid,
+                    })
+                    .collect(),
+                cost: template.cost,
+                paid_hours: template.paid_hours,
+            });
+        }
+    }
+    shifts.sort_by(|a, b| (a.start_minute, &a.template).cmp(&(b.start_minute, &b.template)));
+    let under: f64 =
+        (0..requirement.len()).map(|i| (requirement.agents[i] - search.coverage[i]).max(0.0)).sum();
+    let cost: f64 = shifts.iter().map(|s| s.cost).sum();
+    Ok(Schedule {
+        paid_hours: shifts.iter().map(|s| s.paid_hours).sum(),
+        shifts,
+        coverage: search.coverage.clone(),
+        requirement: requirement.agents.clone(),
+        cost,
+        under_agent_intervals: under,
+        under_penalty: penalty,
+        objective: cost + penalty * under,
+        lower_bound,
+        elapsed: started.elapsed(),
+        timed_out,
+    })
+}
+
+struct LpSolution {
+    objective: f64,
+    values: Vec<f64>,
+}
+
+/// What an LP is solved over: which candidates, which requirement, how many of each
+/// template are already fixed (their counts come off the template limits).
+struct LpInput<'a> {
+    need: &'a [f64],
+    subset: Option<&'a [usize]>,
+    fixed_per_template: &'a [u32],
+}
+
+/// The LP relaxation; `None` when it did not finish in time (or failed numerically).
+fn solve_lp(
+    input: &LpInput<'_>,
+    templates: &[ShiftTemplate],
+    columns: &ColumnSet,
+    penalty: f64,
+    budget: Duration,
+) -> Option<LpSolution> {
+    let mut problem = Problem::new(OptimizationDirection::Minimize);
+    problem.set_time_limit(budget);
+    let chosen: Vec<usize> = match input.subset {
+        Some(subset) => subset.to_vec(),
+        None => (0..columns.len()).collect(),
+    };
+    let vars: Vec<_> = chosen
+        .iter()
+        .map(|&j| {
+            let c = &columns.columns[j];
+            let fixed = input.fixed_per_template[c.template];
+            let max = templates[c.template]
+                .max_count
+                .map_or(f64::INFINITY, |max| f64::from(max.saturating_sub(fixed)));
+            problem.add_var(c.cost, (0.0, max))
+        })
+        .collect();
+    // Rows in differenced form: row i holds coverage(i) - coverage(i - 1). A shift then has a
+    // nonzero only where its work starts or stops (8 for a shift with three breaks instead of
+    // 30+), which keeps the simplex basis sparse. `effective(i) = coverage(i) + shortage(i)`
+    // carries the requirement as a bound.
+    let n = input.need.len();
+    let mut rows: Vec<Vec<(microlp::Variable, f64)>> = vec![Vec::new(); n];
+    for (&j, var) in chosen.iter().zip(&vars) {
+        let mut previous: Option<(usize, f64)> = None;
+        for (i, fraction) in columns.cover(j) {
+            match previous {
+                Some((p, f)) if p + 1 == i => {
+                    if (fraction - f).abs() > EPSILON {
+                        rows[i].push((*var, fraction - f));
+                    }
+                }
+                Some((p, f)) => {
+                    rows[p + 1].push((*var, -f));
+                    rows[i].push((*var, fraction));
+                }
+                None => rows[i].push((*var, fraction)),
+            }
+            previous = Some((i, fraction));
+        }
+        if let Some((p, f)) = previous {
+            if p + 1 < n {
+                rows[p + 1].push((*var, -f));
+            }
+        }
+    }
+    for i in 0..n {
+        let need = input.need[i];
+        let effective = problem.add_var(0.0, (need.max(0.0), f64::INFINITY));
+        rows[i].push((effective, -1.0));
+        if i + 1 < n {
+            rows[i + 1].push((effective, 1.0));
+        }
+        if need > 0.0 {
+            let shortage = problem.add_var(penalty, (0.0, f64::INFINITY));
+            rows[i].push((shortage, 1.0));
+            if i + 1 < n {
+                rows[i + 1].push((shortage, -1.0));
+            }
+        }
+    }
+    for row in rows {
+        problem.add_constraint(row.as_slice(), ComparisonOp::Eq, 0.0);
+    }
+    for (t, template) in templates.iter().enumerate() {
+        let members: Vec<_> = chosen
+            .iter()
+            .zip(&vars)
+            .filter(|(&j, _)| columns.columns[j].template == t)
+            .map(|(_, &v)| (v, 1.0))
+            .collect();
+        let fixed = input.fixed_per_template[t];
+        if template.min_count > fixed {
+            problem.add_constraint(
+                members.as_slice(),
+                ComparisonOp::Ge,
+                f64::from(template.min_count - fixed),
+            );
+        }
+        if let Some(max) = template.max_count {
+            problem.add_constraint(
+                members.as_slice(),
+                ComparisonOp::Le,
+                f64::from(max.saturating_sub(fixed)),
+            );
+        }
+    }
+    let outcome = problem.solve().ok()?;
+    if !outcome.is_optimal() {
+        return None;
+    }
+    let solution = outcome.solution()?;
+    let mut values = vec![0.0; columns.len()];
+    for (&j, &v) in chosen.iter().zip(&vars) {
+        values[j] = solution.var_value(v);
+    }
+    Some(LpSolution { objective: solution.objective(), values })
+}
+
+/// The integer solution being improved: agents per candidate and the coverage they give.
+struct Search<'a> {
+    need: &'a [f64],
+    templates: &'a [ShiftTemplate],
+    columns: &'a ColumnSet,
+    penalty: f64,
+    interval_minutes: u32,
+    cost: f64,
+    counts: Vec<u32>,
+    per_template: Vec<u32>,
+    coverage: Vec<f64>,
+    /// Per template, per distinct start: the candidates' index range (they are contiguous).
+    starts: Vec<Vec<(u32, Range<usize>)>>,
+}
+
+impl<'a> Search<'a> {
+    fn new(
+        requirement: &'a Requirement,
+        templates: &'a [ShiftTemplate],
+        columns: &'a ColumnSet,
+        penalty: f64,
+    ) -> Self {
+        let mut starts: Vec<Vec<(u32, Range<usize>)>> = vec![Vec::new(); templates.len()];
+        for (j, c) in columns.columns.iter().enumerate() {
+            let list = &mut starts[c.template];
+            match list.last_mut() {
+                Some((start, range)) if *start == c.start_minute && range.end == j => {
+                    range.end = j + 1
+                }
+                _ => list.push((c.start_minute, j..j + 1)),
+            }
+        }
+        Search {
+            need: &requirement.agents,
+            templates,
+            columns,
+            penalty,
+            interval_minutes: requirement.interval_minutes,
+            cost: 0.0,
+            counts: vec![0; columns.len()],
+            per_template: vec![0; templates.len()],
+            coverage: vec![0.0; requirement.len()],
+            starts,
+        }
+    }
+
+    fn objective(&self) -> f64 {
+        let cost = self.cost;
+        let short: f64 =
+            self.need.iter().zip(&self.coverage).map(|(&r, &c)| (r - c).max(0.0)).sum();
+        cost + self.penalty * short
+    }
+
+    fn can_add(&self, j: usize) -> bool {
+        let t = self.columns.columns[j].template;
+        self.templates[t].max_count.is_none_or(|max| self.per_template[t] < max)
+    }
+
+    /// Shortage closed by adding candidate `j` (in agent-intervals).
+    fn shortage_closed(&self, j: usize) -> f64 {
+        self.columns
+            .cover(j)
+            .map(|(i, a)| {
+                let short = self.need[i] - self.coverage[i];
+                if short > 0.0 {
+                    short.min(a)
+                } else {
+                    0.0
+                }
+            })
+            .sum()
+    }
+
+    /// Shortage opened by removing one agent of candidate `j`.
+    fn shortage_opened(&self, j: usize) -> f64 {
+        self.columns
+            .cover(j)
+            .map(|(i, a)| {
+                let after = self.need[i] - (self.coverage[i] - a);
+                if after > 0.0 {
+                    after.min(a)
+                } else {
+                    0.0
+                }
+            })
+            .sum()
+    }
+
+    fn add(&mut self, j: usize) {
+        self.counts[j] += 1;
+        self.cost += self.columns.columns[j].cost;
+        self.per_template[self.columns.columns[j].template] += 1;
+        for (i, a) in self.columns.cover(j) {
+            self.coverage[i] += a;
+        }
+    }
+
+    fn remove(&mut self, j: usize) {
+        self.counts[j] -= 1;
+        self.cost -= self.columns.columns[j].cost;
+        self.per_template[self.columns.columns[j].template] -= 1;
+        for (i, a) in self.columns.cover(j) {
+            self.coverage[i] -= a;
+        }
+    }
+
+    /// Change in the objective from adding `j`.
+    fn add_delta(&self, j: usize) -> f64 {
+        self.columns.columns[j].cost - self.penalty * self.shortage_closed(j)
+    }
+
+    /// Rounds an LP solution: up where the fraction reaches `round_up_from`, down elsewhere,
+    /// then adds the rounded-down shifts by decreasing fraction while they close a shortage,
+    /// then sweeps the remaining shortage, then drops what became redundant.
+    fn round(&mut self, values: &[f64], round_up_from: f64) {
+        let mut fractional = Vec::new();
+        for (j, &x) in values.iter().enumerate() {
+            let floor = (x + EPSILON).floor().max(0.0);
+            let whole = if x - floor >= round_up_from { floor + 1.0 } else { floor } as u32;
+            for _ in 0..whole {
+                if self.can_add(j) {
+                    self.add(j);
+                }
+            }
+            let fraction = x - f64::from(whole);
+            if fraction > EPSILON {
+                fractional.push((fraction, j));
+            }
+        }
+        // Largest fractions first: those are the shifts the LP most nearly chose.
+        fractional.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        for &(_, j) in &fractional {
+            if self.can_add(j) && self.add_delta(j) < -EPSILON {
+                self.add(j);
+            }
+        }
+        let all: Vec<usize> = (0..self.columns.len()).collect();
+        self.sweep_fill(0, self.need.len(), &mut XorShift(SEED), &mut Vec::new(), &mut Vec::new());
+        self.greedy_repair(&all);
+        self.drop_redundant(&all);
+    }
+
+    /// LP diving: fix the integer parts of the LP solution and the shifts it most nearly
+    /// chose, re-solve the LP for what is left over the LP's own candidates, and repeat until
+    /// the LP leaves nothing fractional; then sweep and drop as in [`Search::round`].
+    fn dive(&mut self, values: &[f64], deadline: Instant) {
+        let support: Vec<usize> = (0..values.len()).filter(|&j| values[j] > EPSILON).collect();
+        let mut values = values.to_vec();
+        for _ in 0..DIVE_ROUNDS {
+            let mut fractional: Vec<(f64, usize)> = Vec::new();
+            for &j in &support {
+                let x = values[j];
+                let floor = (x + EPSILON).floor().max(0.0);
+                for _ in 0..floor as u32 {
+                    if self.can_add(j) {
+                        self.add(j);
+                    }
+                }
+                if x - floor > EPSILON {
+                    fractional.push((x - floor, j));
+                }
+            }
+            if fractional.is_empty() {
+                break;
+            }
+            fractional.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            // Round up the largest fractions (at least one, so every round fixes something).
+            let take = (fractional.len() / DIVE_ROUND_UP_DIVISOR).max(1);
+            for &(fraction, j) in fractional.iter().take(take) {
+                if (fraction >= DIVE_ROUND_UP_FROM || j == fractional[0].1)
+                    && self.can_add(j)
+                    && self.add_delta(j) < -EPSILON
+                {
+                    self.add(j);
+                }
+            }
+            let residual: Vec<f64> =
+                self.need.iter().zip(&self.coverage).map(|(&r, &c)| (r - c).max(0.0)).collect();
+            if residual.iter().all(|&r| r <= EPSILON) {
+                break;
+            }
+            let input = LpInput {
+                need: &residual,
+                subset: Some(&support),
+                fixed_per_template: &self.per_template,
+            };
+            let budget = deadline.saturating_duration_since(Instant::now());
+            match solve_lp(&input, self.templates, self.columns, self.penalty, budget) {
+                Some(lp) => values = lp.values,
+                None => break,
+            }
+        }
+        let all: Vec<usize> = (0..self.columns.len()).collect();
+        self.sweep_fill(0, self.need.len(), &mut XorShift(SEED), &mut Vec::new(), &mut Vec::new());
+        self.greedy_repair(&all);
+        self.drop_redundant(&all);
+    }
+
+    /// Adds the candidate closing the most shortage per unit of cost while that pays.
+    fn greedy_repair(&mut self, candidates: &[usize]) {
+        loop {
+            let mut best: Option<(f64, usize)> = None;
+            for &j in candidates {
+                if !self.can_add(j) {
+                    continue;
+                }
+                let closed = self.shortage_closed(j);
+                let cost = self.columns.columns[j].cost;
+                if self.penalty * closed <= cost + EPSILON {
+                    continue;
+                }
+                let ratio = closed / cost;
+                if best.is_none_or(|(r, _)| ratio > r + EPSILON) {
+                    best = Some((ratio, j));
+                }
+            }
+            match best {
+                Some((_, j)) => self.add(j),
+                None => return,
+            }
+        }
+    }
+
+    /// Adds the least harmful candidates of templates below their minimum count.
+    fn meet_min_counts(&mut self) {
+        for t in 0..self.templates.len() {
+            while self.per_template[t] < self.templates[t].min_count {
+                let best = self.starts[t]
+                    .iter()
+                    .flat_map(|(_, range)| range.clone())
+                    .map(|j| (self.add_delta(j), j))
+                    .min_by(|a, b| a.0.total_cmp(&b.0));
+                match best {
+                    Some((_, j)) => self.add(j),
+                    None => break,
+                }
+            }
+        }
+    }
+
+    /// Closes the shortage in intervals `[from, to)` from the earliest short interval on: some
+    /// shift must cover it, and the one closing the most shortage per unit of cost is taken
+    /// (random among equals).
+    fn sweep_fill(
+        &mut self,
+        from: usize,
+        to: usize,
+        rng: &mut XorShift,
+        added: &mut Vec<usize>,
+        candidates: &mut Vec<usize>,
+    ) {
+        let to = to.min(self.need.len());
+        let mut i = from;
+        while i < to {
+            if self.need[i] - self.coverage[i] <= EPSILON {
+                i += 1;
+                continue;
+            }
+            let minute = i as u32 * self.interval_minutes;
+            self.candidates_overlapping(minute, minute + self.interval_minutes, candidates);
+            let mut best: Option<(f64, usize)> = None;
+            let mut ties = 0u64;
+            for &j in candidates.iter() {
+                if !self.can_add(j) || !self.columns.cover(j).any(|(k, a)| k == i && a > EPSILON) {
+                    continue;
+                }
+                let closed = self.shortage_closed(j);
+                let cost = self.columns.columns[j].cost;
+                if self.penalty * closed <= cost + EPSILON {
+                    continue;
+                }
+                let ratio = closed / cost;
+                match best {
+                    Some((r, _)) if ratio < r - EPSILON => {}
+                    Some((r, _)) if ratio <= r + EPSILON => {
+                        ties += 1;
+                        if rng.next() % ties == 0 {
+                            best = Some((r, j));
+                        }
+                    }
+                    _ => {
+                        ties = 1;
+                        best = Some((ratio, j));
+                    }
+                }
+            }
+            match best {
+                Some((_, j)) => {
+                    self.add(j);
+                    added.push(j);
+                }
+                // Nothing worth its cost covers this interval: leave it short.
+                None => i += 1,
+            }
+        }
+    }
+
+    /// Sets the agents per candidate, recomputing coverage.
+    fn restore(&mut self, counts: &[u32]) {
+        for (j, &target) in counts.iter().enumerate() {
+            while self.counts[j] > target {
+                self.remove(j);
+            }
+            while self.counts[j] < target {
+                self.add(j);
+            }
+        }
+    }
+
+    /// Candidates whose work overlaps the minutes `[from, to)`.
+    fn candidates_overlapping(&self, from: u32, to: u32, out: &mut Vec<usize>) {
+        out.clear();
+        for (t, list) in self.starts.iter().enumerate() {
+            let length = self.templates[t].length_minutes;
+            let lo = from.saturating_sub(length.saturating_sub(1));
+            let first = list.partition_point(|(s, _)| *s < lo);
+            for (_, range) in list[first..].iter().take_while(|(s, _)| *s < to) {
+                out.extend(range.clone());
+            }
+        }
+    }
+
+    /// Drops shifts, in `order`, that cover nothing worth their cost; true if any was dropped.
+    fn drop_redundant(&mut self, order: &[usize]) -> bool {
+        let mut dropped = false;
+        for &j in order {
+            while self.counts[j] > 0 {
+                let t = self.columns.columns[j].template;
+                if self.per_template[t] <= self.templates[t].min_count
+                    || self.penalty * self.shortage_opened(j)
+                        >= self.columns.columns[j].cost - EPSILON
+                {
+                    break;
+                }
+                self.remove(j);
+                dropped = true;
+            }
+        }
+        dropped
+    }
+
+    /// Large-neighbourhood search: take out the shifts starting in a random window, refill
+    /// greedily from the candidates overlapping it, keep the result when it costs no more.
+    /// Returns false when the deadline stopped it.
+    fn improve(
+        &mut self,
+        deadline: Instant,
+        stop: &mut dyn FnMut(f64) -> bool,
+        on_improvement: &mut dyn FnMut(f64),
+    ) -> bool {
+        let all: Vec<usize> = (0..self.columns.len()).collect();
+        self.drop_redundant(&all);
+        let horizon = self.need.len() as u32 * self.interval_minutes;
+        if horizon == 0 {
+            return true;
+        }
+        let mut rng = XorShift(SEED);
+        let mut current = self.objective();
+        let mut best = current;
+        let mut best_counts = self.counts.clone();
+        let mut iteration: u64 = 0;
+        let threshold_start = THRESHOLD_SHARE_OF_CHEAPEST
+            * self.columns.columns.iter().map(|c| c.cost).fold(f64::INFINITY, f64::min);
+        let mut candidates = Vec::new();
+        let mut removed: Vec<usize> = Vec::new();
+        let mut added: Vec<usize> = Vec::new();
+        let mut since_improvement: u64 = 0;
+        loop {
+            let outcome = if stop(best) {
+                Some(true)
+            } else if Instant::now() >= deadline {
+                Some(false)
+            } else if since_improvement > STALL_ITERATIONS {
+                Some(true)
+            } else {
+                None
+            };
+            if let Some(finished) = outcome {
+                self.restore(&best_counts);
+                return finished;
+            }
+            since_improvement += 1;
+            let width = RUIN_WIDTH_MINUTES.0
+                + (rng.next() % u64::from(RUIN_WIDTH_MINUTES.1 - RUIN_WIDTH_MINUTES.0)) as u32;
+            let from = (rng.next() % u64::from(horizon)) as u32;
+            let to = (from + width).min(horizon);
+            // Ruin: each shift starting in the window leaves with probability 1/2 (all of them
+            // when the window holds a single shift).
+            removed.clear();
+            added.clear();
+            self.candidates_overlapping(from, to, &mut candidates);
+            for &j in &candidates {
+                for _ in 0..self.counts[j] {
+                    if rng.next() % 3 == 0 {
+                        removed.push(j);
+                    }
+                }
+            }
+            if removed.is_empty() {
+                continue;
+            }
+            for &j in &removed {
+                self.remove(j);
+            }
+            // Recreate: sweep the window's shortage from its earliest interval.
+            let first_interval = (from / self.interval_minutes) as usize;
+            let longest = self.templates.iter().map(|t| t.length_minutes).max().unwrap_or(0);
+            let last_interval =
+                (to + longest).min(horizon).div_ceil(self.interval_minutes) as usize;
+            self.sweep_fill(
+                first_interval.saturating_sub((longest / self.interval_minutes) as usize),
+                last_interval,
+                &mut rng,
+                &mut added,
+                &mut candidates,
+            );
+            self.candidates_overlapping(
+                from.saturating_sub(longest),
+                (to + longest).min(horizon),
+                &mut candidates,
+            );
+            // Shifts made redundant by the refill go too.
+            let mut touched: Vec<usize> =
+                candidates.iter().copied().filter(|&j| self.counts[j] > 0).collect();
+            touched.sort_unstable();
+            touched.dedup();
+            let before_drop: Vec<(usize, u32)> =
+                touched.iter().map(|&j| (j, self.counts[j])).collect();
+            self.drop_redundant(&touched);
+            let after = self.objective();
+            // Threshold accepting: a slightly worse solution may be kept, less and less so
+            // over each cycle, to walk off plateaus; the best one seen is what counts.
+            let phase =
+                (iteration % THRESHOLD_CYCLE_ITERATIONS) as f64 / THRESHOLD_CYCLE_ITERATIONS as f64;
+            let threshold = threshold_start * (1.0 - phase).powi(2);
+            iteration += 1;
+            if after <= current + threshold + EPSILON {
+                current = after;
+                if after < best - EPSILON {
+                    best = after;
+                    best_counts.clone_from(&self.counts);
+                    since_improvement = 0;
+                    on_improvement(after);
+                }
+            } else {
+                // Undo: restore drops, remove the refill, put the ruined shifts back.
+                for &(j, count) in &before_drop {
+                    while self.counts[j] < count {
+                        self.add(j);
+                    }
+                }
+                for &j in &added {
+                    self.remove(j);
+                }
+                for &j in &removed {
+                    self.add(j);
+                }
+            }
+        }
+    }
+}
+
+/// LP roundings tried: round a fraction up from each of these.
+const ROUND_UP_THRESHOLDS: [f64; 6] = [0.2, 0.35, 0.5, 0.65, 0.8, 1.0];
+/// Most LP re-solves of one dive.
+const DIVE_ROUNDS: usize = 12;
+/// Each dive round rounds up at most one in this many fractional shifts...
+const DIVE_ROUND_UP_DIVISOR: usize = 4;
+/// ... and only those whose fraction reaches this.
+const DIVE_ROUND_UP_FROM: f64 = 0.5;
+/// Iterations of one threshold-accepting cycle.
+const THRESHOLD_CYCLE_ITERATIONS: u64 = 4000;
+/// Worsening accepted at the start of a cycle, as a share of the cheapest shift's cost.
+const THRESHOLD_SHARE_OF_CHEAPEST: f64 = 0.5;
+/// Seed of the search's generator.
+const SEED: u64 = 0x2545_f491_4f6c_dd1d;
+
+/// Minimal xorshift generator: the search is deterministic for a given input.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
