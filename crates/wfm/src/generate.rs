@@ -290,9 +290,8 @@ fn interval_calls(
             let offset_s = rng.random::<f64>() * length_h * 3600.0;
             let abandoned = rng.random::<f64>() < 0.02 + 0.05 * load;
             let wait = -(rng.random::<f64>().max(1e-12)).ln() * (10.0 + 40.0 * load);
-            let handle = (!abandoned).then(|| {
-                handle_time(rng, aht_at(queue, weekday, from_h + offset_s / 3600.0))
-            });
+            let handle = (!abandoned)
+                .then(|| handle_time(rng, aht_at(queue, weekday, from_h + offset_s / 3600.0)));
             (offset_s, handle, wait)
         })
         .collect();
@@ -317,7 +316,14 @@ fn walk(
             // Monday's peak hourly rate in week 0, to scale waits and abandons.
             let monday = q.calls_per_week * WEEKDAY_SHARE[0] / WEEKDAY_SHARE.iter().sum::<f64>();
             let peak = (0..48)
-                .map(|i| shape.expected(Weekday::Mon, monday, f64::from(i) / 2.0, f64::from(i) / 2.0 + 0.5) * 2.0)
+                .map(|i| {
+                    shape.expected(
+                        Weekday::Mon,
+                        monday,
+                        f64::from(i) / 2.0,
+                        f64::from(i) / 2.0 + 0.5,
+                    ) * 2.0
+                })
                 .fold(0.0, f64::max);
             (volumes, shape, peak.max(1.0))
         })
@@ -347,7 +353,10 @@ fn walk(
 
 /// Generates interval history: one row per open interval and queue (closed intervals and
 /// holidays have no row).
-pub fn generate_intervals(config: &GeneratorConfig, interval: IntervalLength) -> GeneratedIntervals {
+pub fn generate_intervals(
+    config: &GeneratorConfig,
+    interval: IntervalLength,
+) -> GeneratedIntervals {
     let mut rows = Vec::new();
     walk(config, interval, |queue, start, calls| {
         let weekday = start.weekday();
@@ -358,7 +367,8 @@ pub fn generate_intervals(config: &GeneratorConfig, interval: IntervalLength) ->
             return;
         }
         let handled: Vec<f64> = calls.calls.iter().filter_map(|c| c.1).collect();
-        let aht_s = (!handled.is_empty()).then(|| handled.iter().sum::<f64>() / handled.len() as f64);
+        let aht_s =
+            (!handled.is_empty()).then(|| handled.iter().sum::<f64>() / handled.len() as f64);
         rows.push(IntervalRecord {
             start: start.with_timezone(&Utc),
             queue: queue.name.clone(),
@@ -451,10 +461,11 @@ mod tests {
     #[test]
     fn holidays_are_the_listed_dates() {
         let h = holidays_of_year(2026);
-        let expect: Vec<NaiveDate> = ["2026-01-01", "2026-05-25", "2026-07-04", "2026-09-07", "2026-11-26", "2026-12-25"]
-            .iter()
-            .map(|d| d.parse().unwrap())
-            .collect();
+        let expect: Vec<NaiveDate> =
+            ["2026-01-01", "2026-05-25", "2026-07-04", "2026-09-07", "2026-11-26", "2026-12-25"]
+                .iter()
+                .map(|d| d.parse().unwrap())
+                .collect();
         assert_eq!(h, expect);
     }
 

@@ -255,7 +255,8 @@ mod tests {
 
     #[test]
     fn reads_the_export_format() {
-        let text = "arrived_at,queue,wait_s,handle_s,abandoned,call_id,outcome,agent,caller,dialed\n\
+        let text =
+            "arrived_at,queue,wait_s,handle_s,abandoned,call_id,outcome,agent,caller,dialed\n\
             2026-11-18T11:06:40.000Z,billing,12.500,90.000,false,c1,answered,ana,+331,+1800\n\
             2026-11-18T11:07:00.000Z,billing,30.000,,true,\"c,2\",abandoned,,+331,+1800\n";
         let History::Calls(calls) = read(text, false).unwrap().history else { panic!() };

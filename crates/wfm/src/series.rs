@@ -13,7 +13,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Timelike, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Timelike, Utc, Weekday,
+};
 use chrono_tz::Tz;
 
 use crate::error::{Result, WfmError};
@@ -207,7 +209,8 @@ fn finish(
                         s.with_timezone(&Utc) + step > observed_window.0
                             && s.with_timezone(&Utc) <= observed_window.1
                     });
-                    let observed = if whole_day_observed { day_calls > 0.0 } else { acc.observed[i] };
+                    let observed =
+                        if whole_day_observed { day_calls > 0.0 } else { acc.observed[i] };
                     if starts.is_empty() || !observed || !inside {
                         continue;
                     }
@@ -389,7 +392,8 @@ mod tests {
         assert_eq!(s.calls[20], Some(0.0));
         let err = series(csv, IntervalLength::MIN15);
         assert!(err.is_ok());
-        let hourly = "interval_start,calls\n2026-07-06T09:00:00-04:00,10\n2026-07-06T10:00:00-04:00,5\n";
+        let hourly =
+            "interval_start,calls\n2026-07-06T09:00:00-04:00,10\n2026-07-06T10:00:00-04:00,5\n";
         let err = series(hourly, IntervalLength::MIN30).unwrap_err();
         assert!(err.to_string().contains("60 minutes apart"), "{err}");
     }

@@ -20,7 +20,8 @@ pub fn forecast_aht(series: &QueueSeries, horizon_days: usize) -> Vec<Option<f64
     let mut by_position = vec![(0.0, 0.0); 7 * spd];
     let mut by_slot = vec![(0.0, 0.0); spd];
     let mut overall = (0.0, 0.0);
-    let first_weekday = chrono::Datelike::weekday(&series.first_day).num_days_from_monday() as usize;
+    let first_weekday =
+        chrono::Datelike::weekday(&series.first_day).num_days_from_monday() as usize;
     for t in start * spd..days * spd {
         if let Some(aht) = series.aht_s[t] {
             let w = series.aht_weight[t];

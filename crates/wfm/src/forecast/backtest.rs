@@ -20,7 +20,11 @@ pub struct Accuracy {
 
 /// Scores `forecast` against `actual` (unobserved actuals are skipped); `None` when nothing was
 /// observed or nothing was called.
-pub fn accuracy(training: &Training<'_>, forecast: &[f64], actual: &[Option<f64>]) -> Option<Accuracy> {
+pub fn accuracy(
+    training: &Training<'_>,
+    forecast: &[f64],
+    actual: &[Option<f64>],
+) -> Option<Accuracy> {
     let (mut abs_error, mut total, mut count) = (0.0, 0.0, 0.0);
     let (mut ape, mut ape_count) = (0.0, 0.0);
     for (f, a) in forecast.iter().zip(actual) {
@@ -142,7 +146,8 @@ mod tests {
         assert!((a.mape - 0.5).abs() < 1e-12);
         assert!(a.mase.is_nan());
         assert!(accuracy(&training, &[1.0], &[None]).is_none());
-        let weeks: Vec<Option<f64>> = (0..14).map(|d| Some(if d < 7 { 10.0 } else { 14.0 })).collect();
+        let weeks: Vec<Option<f64>> =
+            (0..14).map(|d| Some(if d < 7 { 10.0 } else { 14.0 })).collect();
         let training = Training { values: &weeks, spd: 1, first_weekday: 0 };
         let a = accuracy(&training, &[12.0], &[Some(14.0)]).unwrap();
         assert!((a.mase - 0.5).abs() < 1e-12, "{}", a.mase);

@@ -38,10 +38,10 @@ pub struct Parameters {
 pub const DEFAULT_PARAMETERS: Parameters =
     Parameters { alpha: 0.02, beta: 0.0, delta: 0.05, omega: 0.1 };
 
-const ALPHAS: [f64; 4] = [0.005, 0.01, 0.02, 0.05];
-const BETAS: [f64; 2] = [0.0, 0.002];
-const DELTAS: [f64; 3] = [0.01, 0.04, 0.12];
-const OMEGAS: [f64; 3] = [0.03, 0.08, 0.2];
+const ALPHAS: [f64; 5] = [0.002, 0.005, 0.01, 0.02, 0.05];
+const BETAS: [f64; 2] = [0.0, 0.0005];
+const DELTAS: [f64; 3] = [0.0, 0.01, 0.04];
+const OMEGAS: [f64; 4] = [0.03, 0.06, 0.12, 0.2];
 
 /// Seasonal indices are kept away from zero so that a quiet slot cannot blow up the level.
 const MIN_INDEX: f64 = 0.02;
@@ -108,8 +108,10 @@ fn run(training: &Training<'_>, open: &[bool], p: Parameters) -> Option<State> {
                 let level = level.max(1e-9);
                 state.trend = p.beta * (level - previous) + (1.0 - p.beta) * state.trend;
                 state.level = level;
-                state.daily[slot] = (p.delta * y / (level * w) + (1.0 - p.delta) * d).max(MIN_INDEX);
-                state.weekly[pos] = (p.omega * y / (level * d) + (1.0 - p.omega) * w).max(MIN_INDEX);
+                state.daily[slot] =
+                    (p.delta * y / (level * w) + (1.0 - p.delta) * d).max(MIN_INDEX);
+                state.weekly[pos] =
+                    (p.omega * y / (level * d) + (1.0 - p.omega) * w).max(MIN_INDEX);
             }
             _ => state.level = (state.level + state.trend).max(1e-9),
         }
@@ -141,29 +143,34 @@ pub fn forecast_with(training: &Training<'_>, p: Parameters, horizon_days: usize
     }
 }
 
-/// Chooses parameters by the WAPE of forecasting the last training week from the rest; the
-/// default when there are fewer than three weeks.
+/// Chooses parameters by the WAPE of forecasting each of the last two training weeks from the
+/// weeks before it (one week when there are fewer than four); the default when there are fewer
+/// than three weeks.
 pub fn choose_parameters(training: &Training<'_>) -> Parameters {
     let days = training.days();
     if days < 21 {
         return DEFAULT_PARAMETERS;
     }
-    let fit = training.first_days(days - 7);
-    let open = fit.open_mask();
-    let actual = &training.values[fit.values.len()..days * training.spd];
+    let origins: Vec<usize> = if days >= 28 { vec![days - 14, days - 7] } else { vec![days - 7] };
     let mut best = (f64::INFINITY, DEFAULT_PARAMETERS);
     for alpha in ALPHAS {
         for beta in BETAS {
             for delta in DELTAS {
                 for omega in OMEGAS {
                     let p = Parameters { alpha, beta, delta, omega };
-                    let Some(state) = run(&fit, &open, p) else { return DEFAULT_PARAMETERS };
-                    let forecast = predict(&fit, &open, &state, 7);
                     let (mut error, mut total) = (0.0, 0.0);
-                    for (f, a) in forecast.iter().zip(actual) {
-                        if let Some(a) = a {
-                            error += (f - a).abs();
-                            total += a;
+                    for origin in &origins {
+                        let fit = training.first_days(*origin);
+                        let open = fit.open_mask();
+                        let actual =
+                            &training.values[fit.values.len()..(origin + 7) * training.spd];
+                        let Some(state) = run(&fit, &open, p) else { return DEFAULT_PARAMETERS };
+                        let forecast = predict(&fit, &open, &state, 7);
+                        for (f, a) in forecast.iter().zip(actual) {
+                            if let Some(a) = a {
+                                error += (f - a).abs();
+                                total += a;
+                            }
                         }
                     }
                     let wape = if total > 0.0 { error / total } else { error };
@@ -177,9 +184,11 @@ pub fn choose_parameters(training: &Training<'_>) -> Parameters {
     best.1
 }
 
-/// Chooses parameters and forecasts.
+/// Leaves outlier days out, chooses parameters and forecasts.
 pub fn forecast(training: &Training<'_>, horizon_days: usize) -> Vec<f64> {
-    forecast_with(training, choose_parameters(training), horizon_days)
+    let cleaned = super::methods::without_outlier_days(training);
+    let training = Training { values: &cleaned, ..*training };
+    forecast_with(&training, choose_parameters(&training), horizon_days)
 }
 
 #[cfg(test)]

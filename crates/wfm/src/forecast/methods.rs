@@ -83,8 +83,10 @@ pub fn average_of_four(training: &Training<'_>, horizon_days: usize) -> Vec<f64>
     let n = training.values.len();
     (n..n + horizon_days * training.spd)
         .map(|t| {
-            let (sum, count) =
-                training.same_position(t).take(4).fold((0.0, 0.0), |(s, c), (_, v)| (s + v, c + 1.0));
+            let (sum, count) = training
+                .same_position(t)
+                .take(4)
+                .fold((0.0, 0.0), |(s, c), (_, v)| (s + v, c + 1.0));
             if count > 0.0 {
                 sum / count
             } else {
@@ -95,20 +97,24 @@ pub fn average_of_four(training: &Training<'_>, horizon_days: usize) -> Vec<f64>
 }
 
 /// Weight of the k-th most recent same weekday relative to the one before it.
-const RECENCY_DECAY: f64 = 0.8;
+const RECENCY_DECAY: f64 = 0.9;
+/// Same weekdays the weighted average reaches back to.
+const WEIGHTED_WEEKS: usize = 12;
 /// Largest daily growth the trend adjustment will extrapolate (about 7 % a week).
 const MAX_DAILY_GROWTH: f64 = 0.01;
 
-/// Weighted average of the same weekday and slot over the last eight weeks, most recent weighted
+/// Weighted average of the same weekday and slot over the last twelve weeks, most recent weighted
 /// most, each value first carried to the target day by the trend of daily volume (a log-linear fit
-/// of fully observed days with a level per weekday).
+/// of fully observed days with a level per weekday). Outlier days are left out first.
 pub fn weighted_average(training: &Training<'_>, horizon_days: usize) -> Vec<f64> {
+    let cleaned = without_outlier_days(training);
+    let training = &Training { values: &cleaned, ..*training };
     let growth = daily_growth(training);
     let n = training.values.len();
     (n..n + horizon_days * training.spd)
         .map(|t| {
             let (mut sum, mut weights, mut weight) = (0.0, 0.0, 1.0);
-            for (days_back, v) in training.same_position(t).take(LOOKBACK_WEEKS) {
+            for (days_back, v) in training.same_position(t).take(WEIGHTED_WEEKS) {
                 sum += weight * v * (growth * days_back as f64).exp();
                 weights += weight;
                 weight *= RECENCY_DECAY;
@@ -126,11 +132,22 @@ pub fn weighted_average(training: &Training<'_>, horizon_days: usize) -> Vec<f64
 /// day total against the day, with one intercept per weekday. Days with any open slot
 /// unobserved are left out.
 pub fn daily_growth(training: &Training<'_>) -> f64 {
+    day_fit(training).growth
+}
+
+/// The log-linear fit of day totals: growth per day and each fitted day's residual.
+struct DayFit {
+    growth: f64,
+    /// (day, residual of the log total).
+    residuals: Vec<(usize, f64)>,
+}
+
+fn day_fit(training: &Training<'_>) -> DayFit {
     let open = training.open_mask();
     let spd = training.spd;
     let days = training.days();
     let start = days.saturating_sub(12 * 7);
-    let mut by_weekday: Vec<Vec<(f64, f64)>> = vec![Vec::new(); 7];
+    let mut by_weekday: Vec<Vec<(usize, f64)>> = vec![Vec::new(); 7];
     for day in start..days {
         let mut total = 0.0;
         let mut complete = true;
@@ -144,23 +161,58 @@ pub fn daily_growth(training: &Training<'_>) -> f64 {
             }
         }
         if complete && total > 0.0 {
-            by_weekday[(training.first_weekday + day) % 7].push((day as f64, total.ln()));
+            by_weekday[(training.first_weekday + day) % 7].push((day, total.ln()));
         }
     }
+    let mean = |points: &[(usize, f64)]| {
+        let n = points.len() as f64;
+        (
+            points.iter().map(|p| p.0 as f64).sum::<f64>() / n,
+            points.iter().map(|p| p.1).sum::<f64>() / n,
+        )
+    };
     let (mut sxy, mut sxx) = (0.0, 0.0);
     for points in by_weekday.iter().filter(|p| p.len() >= 2) {
-        let mx = points.iter().map(|p| p.0).sum::<f64>() / points.len() as f64;
-        let my = points.iter().map(|p| p.1).sum::<f64>() / points.len() as f64;
+        let (mx, my) = mean(points);
         for (x, y) in points {
-            sxy += (x - mx) * (y - my);
-            sxx += (x - mx) * (x - mx);
+            sxy += (*x as f64 - mx) * (y - my);
+            sxx += (*x as f64 - mx).powi(2);
         }
     }
-    if sxx > 0.0 {
-        (sxy / sxx).clamp(-MAX_DAILY_GROWTH, MAX_DAILY_GROWTH)
-    } else {
-        0.0
+    let growth =
+        if sxx > 0.0 { (sxy / sxx).clamp(-MAX_DAILY_GROWTH, MAX_DAILY_GROWTH) } else { 0.0 };
+    let mut residuals = Vec::new();
+    for points in by_weekday.iter().filter(|p| p.len() >= 3) {
+        let (mx, my) = mean(points);
+        for (x, y) in points {
+            residuals.push((*x, y - my - growth * (*x as f64 - mx)));
+        }
     }
+    DayFit { growth, residuals }
+}
+
+/// A day whose total strays this many robust standard deviations from its weekday's trend line
+/// is an outlier (an unlisted special day: outage, campaign, the catch-up after a holiday).
+const OUTLIER_SIGMAS: f64 = 2.5;
+
+/// The training values with outlier days set to unobserved, so that one odd day does not steer
+/// a forecast for weeks. The spread is the median absolute residual (scaled to a standard
+/// deviation), which the outliers themselves cannot inflate.
+pub fn without_outlier_days(training: &Training<'_>) -> Vec<Option<f64>> {
+    let fit = day_fit(training);
+    let mut values = training.values.to_vec();
+    if fit.residuals.len() < 10 {
+        return values;
+    }
+    let mut absolute: Vec<f64> = fit.residuals.iter().map(|r| r.1.abs()).collect();
+    absolute.sort_by(f64::total_cmp);
+    let sigma = 1.4826 * absolute[absolute.len() / 2];
+    for (day, residual) in &fit.residuals {
+        if residual.abs() > OUTLIER_SIGMAS * sigma {
+            values[day * training.spd..(day + 1) * training.spd].fill(None);
+        }
+    }
+    values
 }
 
 /// Double-seasonal Holt-Winters; see [`holt_winters`].

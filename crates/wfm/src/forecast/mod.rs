@@ -27,7 +27,7 @@ pub enum Method {
     SeasonalNaive,
     /// The plain average of the same interval on the last four observed same weekdays.
     AverageOfFour,
-    /// Recency-weighted average of the same weekday and interval over eight weeks, trend-adjusted.
+    /// Recency-weighted average of the same weekday and interval over twelve weeks, trend-adjusted.
     WeightedAverage,
     /// Double-seasonal (intraday and intraweek) Holt-Winters.
     HoltWinters,
@@ -37,8 +37,12 @@ pub enum Method {
 
 impl Method {
     /// The methods `auto` chooses from, in order of preference on a tie.
-    pub const CANDIDATES: [Method; 4] =
-        [Method::HoltWinters, Method::WeightedAverage, Method::AverageOfFour, Method::SeasonalNaive];
+    pub const CANDIDATES: [Method; 4] = [
+        Method::HoltWinters,
+        Method::WeightedAverage,
+        Method::AverageOfFour,
+        Method::SeasonalNaive,
+    ];
 
     /// Name on the command line and in the CSV.
     pub fn name(self) -> &'static str {
@@ -53,16 +57,14 @@ impl Method {
 
     /// Parses a name from [`Method::name`].
     pub fn parse(text: &str) -> Result<Method> {
-        [Method::Auto]
-            .into_iter()
-            .chain(Method::CANDIDATES)
-            .find(|m| m.name() == text)
-            .ok_or_else(|| {
+        [Method::Auto].into_iter().chain(Method::CANDIDATES).find(|m| m.name() == text).ok_or_else(
+            || {
                 WfmError::BadValue(format!(
                     "unknown method {text:?}; use auto, holt-winters, weighted-average, \
                      average-of-4 or seasonal-naive"
                 ))
-            })
+            },
+        )
     }
 
     /// Forecasts the `horizon_days` days after the training (`Auto` is resolved by the caller;
@@ -107,7 +109,12 @@ pub struct ForecastOptions {
 
 impl Default for ForecastOptions {
     fn default() -> Self {
-        ForecastOptions { method: Method::Auto, horizon_days: 7, backtest_origins: 3, backtest: false }
+        ForecastOptions {
+            method: Method::Auto,
+            horizon_days: 7,
+            backtest_origins: 3,
+            backtest: false,
+        }
     }
 }
 
@@ -159,7 +166,9 @@ pub fn forecast_queues(
         rows.extend(queue_rows);
         choices.push(choice);
     }
-    rows.sort_by(|a, b| a.interval_start.cmp(&b.interval_start).then_with(|| a.queue.cmp(&b.queue)));
+    rows.sort_by(|a, b| {
+        a.interval_start.cmp(&b.interval_start).then_with(|| a.queue.cmp(&b.queue))
+    });
     Ok(Forecast { rows, choices })
 }
 
@@ -186,7 +195,12 @@ pub fn forecast_queue(
     };
     let wants_backtest = options.backtest || options.method == Method::Auto;
     let backtest_rows = if wants_backtest {
-        backtest(&series, &Method::CANDIDATES, options.backtest_origins, options.horizon_days.min(7))
+        backtest(
+            &series,
+            &Method::CANDIDATES,
+            options.backtest_origins,
+            options.horizon_days.min(7),
+        )
     } else {
         Vec::new()
     };
