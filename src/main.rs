@@ -23,9 +23,11 @@ enum Command {
     Route(cmd::route::RouteArgs),
     /// Run the routing server (gRPC + HTTP).
     Serve(cmd::serve::ServeArgs),
-    /// Call history: export the server's call records.
+    /// Call history: export the server's call records, or generate demo history.
     #[command(subcommand)]
     History(cmd::history::HistoryCommand),
+    /// Forecast calls and handle time per queue and interval from call history.
+    Forecast(cmd::forecast::ForecastArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
         Command::Route(args) => cmd::route::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::History(command) => cmd::history::run(command),
+        Command::Forecast(args) => cmd::forecast::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod config;
+pub mod forecast;
 pub mod history;
 pub mod route;
 pub mod serve;
