@@ -28,6 +28,10 @@ enum Command {
     History(cmd::history::HistoryCommand),
     /// Forecast calls and handle time per queue and interval from call history.
     Forecast(cmd::forecast::ForecastArgs),
+    /// Erlang C/A: agents needed for one interval's load, or what a headcount achieves.
+    Erlang(cmd::erlang::ErlangArgs),
+    /// Per-interval agent requirements from a forecast (CSV for the scheduler, SVG chart).
+    Staff(cmd::staff::StaffArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +42,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(args),
         Command::History(command) => cmd::history::run(command),
         Command::Forecast(args) => cmd::forecast::run(args),
+        Command::Erlang(args) => cmd::erlang::run(args),
+        Command::Staff(args) => cmd::staff::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

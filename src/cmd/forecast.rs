@@ -59,7 +59,8 @@ pub fn load_series(
     interval: IntervalLength,
     skip_bad: bool,
 ) -> anyhow::Result<Vec<QueueSeries>> {
-    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let outcome = read_history(std::io::BufReader::new(file), &ReadOptions { tz, skip_bad })
         .map_err(|e| anyhow::anyhow!(located(path, &e)))?;
     if !outcome.skipped.is_empty() {
@@ -84,7 +85,8 @@ fn located(path: &Path, e: &WfmError) -> String {
 
 /// Parses an IANA zone name.
 pub fn parse_tz(text: &str) -> anyhow::Result<chrono_tz::Tz> {
-    text.parse().map_err(|_| anyhow::anyhow!("--tz: {text:?} is not an IANA time zone like Europe/Paris"))
+    text.parse()
+        .map_err(|_| anyhow::anyhow!("--tz: {text:?} is not an IANA time zone like Europe/Paris"))
 }
 
 fn special_days(args: &ForecastArgs) -> anyhow::Result<Vec<NaiveDate>> {
@@ -145,7 +147,11 @@ pub fn run(args: ForecastArgs) -> anyhow::Result<()> {
         Box::new(std::io::stdout())
     };
     if args.backtest {
-        writeln!(report, "{:<16} {:<17} {:<10} {:>7} {:>7} {:>6}", "queue", "method", "origin", "WAPE", "MAPE", "MASE")?;
+        writeln!(
+            report,
+            "{:<16} {:<17} {:<10} {:>7} {:>7} {:>6}",
+            "queue", "method", "origin", "WAPE", "MAPE", "MASE"
+        )?;
         for choice in &forecast.choices {
             for row in &choice.backtest {
                 writeln!(
@@ -171,7 +177,11 @@ pub fn run(args: ForecastArgs) -> anyhow::Result<()> {
         let queue_rows = forecast.rows.iter().filter(|r| r.queue == choice.queue);
         let (intervals, calls) = queue_rows.fold((0, 0.0), |(n, c), r| (n + 1, c + r.calls));
         if detail.is_empty() {
-            writeln!(report, "{}: {} ({intervals} intervals, {calls:.0} calls)", choice.queue, choice.method)?;
+            writeln!(
+                report,
+                "{}: {} ({intervals} intervals, {calls:.0} calls)",
+                choice.queue, choice.method
+            )?;
         } else {
             writeln!(
                 report,

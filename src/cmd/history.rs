@@ -96,15 +96,17 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     for spec in &args.queues {
         let parts: Vec<&str> = spec.split(':').map(str::trim).collect();
         let parsed = match parts.as_slice() {
-            [name, calls, aht] if !name.is_empty() => {
-                calls.parse::<f64>().ok().zip(aht.parse::<f64>().ok()).filter(|(c, a)| {
-                    c.is_finite() && *c >= 0.0 && a.is_finite() && *a > 0.0
-                })
-            }
+            [name, calls, aht] if !name.is_empty() => calls
+                .parse::<f64>()
+                .ok()
+                .zip(aht.parse::<f64>().ok())
+                .filter(|(c, a)| c.is_finite() && *c >= 0.0 && a.is_finite() && *a > 0.0),
             _ => None,
         };
         let Some((calls_per_week, aht_s)) = parsed else {
-            anyhow::bail!("--queues: {spec:?} is not NAME:CALLS_PER_WEEK:AHT_SECONDS like sales:4000:240");
+            anyhow::bail!(
+                "--queues: {spec:?} is not NAME:CALLS_PER_WEEK:AHT_SECONDS like sales:4000:240"
+            );
         };
         queues.push(QueueProfile { name: parts[0].to_string(), calls_per_week, aht_s });
     }

@@ -1,10 +1,12 @@
 //! One module per subcommand.
 
 pub mod config;
+pub mod erlang;
 pub mod forecast;
 pub mod history;
 pub mod route;
 pub mod serve;
+pub mod staff;
 
 use std::path::Path;
 

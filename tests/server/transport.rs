@@ -34,7 +34,8 @@ async fn tls_serves_clients_that_trust_the_certificate_only() {
     let tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(cert.cert.pem()))
         .domain_name("localhost");
-    let endpoint = Channel::from_shared(format!("https://{addr}")).unwrap().tls_config(tls).unwrap();
+    let endpoint =
+        Channel::from_shared(format!("https://{addr}")).unwrap().tls_config(tls).unwrap();
     let mut channel = None;
     for _ in 0..100 {
         if let Ok(c) = endpoint.connect().await {

@@ -5,6 +5,9 @@
 //! forecast into agents ([`erlang`], [`staffing`]). [`generate`] makes realistic synthetic
 //! history for demos and tests.
 //!
+//! **Architecture invariant:** this crate knows nothing of the server, gRPC or the routing
+//! engine; it computes over numbers and reads or writes CSV and TOML through its callers.
+//!
 //! ```
 //! use switchboard_wfm::generate::{generate_intervals, GeneratorConfig};
 //! use switchboard_wfm::history::History;
@@ -21,11 +24,14 @@
 //! # Ok::<(), switchboard_wfm::WfmError>(())
 //! ```
 
+pub mod chart;
+pub mod erlang;
 pub mod error;
 pub mod forecast;
 pub mod generate;
 pub mod history;
 pub mod series;
+pub mod staffing;
 pub mod units;
 
 pub use error::{Result, WfmError};

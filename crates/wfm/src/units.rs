@@ -1,5 +1,4 @@
-//! Parsing of the units planners type: durations (`30m`, `180s`, `7d`), interval lengths and
-//! service-level targets (`80/20s`).
+//! Parsing of the units planners type: durations (`30m`, `180s`, `7d`) and interval lengths.
 
 use crate::error::{Result, WfmError};
 
@@ -89,33 +88,6 @@ impl std::fmt::Display for IntervalLength {
     }
 }
 
-/// A service-level target: `fraction` of calls answered within `threshold_s` seconds.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ServiceTarget {
-    /// Fraction in (0, 1), e.g. 0.8.
-    pub fraction: f64,
-    /// Answer-time threshold in seconds, e.g. 20.
-    pub threshold_s: f64,
-}
-
-impl ServiceTarget {
-    /// Parses `80/20s` (percent / threshold; the threshold takes any duration unit, default
-    /// seconds) or `0.8/20`.
-    pub fn parse(text: &str) -> Result<ServiceTarget> {
-        let bad = |why: &str| {
-            WfmError::BadValue(format!("{text:?} is not a service-level target like 80/20s: {why}"))
-        };
-        let (level, threshold) = text.split_once('/').ok_or_else(|| bad("no '/'"))?;
-        let level: f64 = level.trim().trim_end_matches('%').parse().map_err(|_| bad("level"))?;
-        let fraction = if level > 1.0 { level / 100.0 } else { level };
-        if !(fraction > 0.0 && fraction < 1.0) {
-            return Err(bad("the level must be between 0 and 100 %, exclusive"));
-        }
-        let threshold_s = parse_duration_s(threshold).map_err(|_| bad("threshold"))?;
-        Ok(ServiceTarget { fraction, threshold_s })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,15 +113,5 @@ mod tests {
         assert_eq!(IntervalLength::parse("1h").unwrap(), IntervalLength::MIN60);
         assert!(IntervalLength::parse("20m").is_err());
         assert!(IntervalLength::parse("90s").is_err());
-    }
-
-    #[test]
-    fn targets() {
-        let t = ServiceTarget::parse("80/20s").unwrap();
-        assert_eq!((t.fraction, t.threshold_s), (0.8, 20.0));
-        let t = ServiceTarget::parse("0.9/1m").unwrap();
-        assert_eq!((t.fraction, t.threshold_s), (0.9, 60.0));
-        assert!(ServiceTarget::parse("80").is_err());
-        assert!(ServiceTarget::parse("100/20s").is_err());
     }
 }
