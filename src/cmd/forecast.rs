@@ -179,8 +179,14 @@ pub fn run(args: ForecastArgs) -> anyhow::Result<()> {
         if detail.is_empty() {
             writeln!(
                 report,
-                "{}: {} ({intervals} intervals, {calls:.0} calls)",
-                choice.queue, choice.method
+                "{}: {} ({intervals} intervals, {calls:.0} calls{})",
+                choice.queue,
+                choice.method,
+                if method == Method::Auto {
+                    "; too little history to backtest (3 weeks needed), so no choice was made"
+                } else {
+                    ""
+                }
             )?;
         } else {
             writeln!(

@@ -86,8 +86,9 @@ pub struct GeneratedCalls {
     pub holidays: Vec<NaiveDate>,
 }
 
-/// Public holidays of `year` on which the generated center closes: New Year's Day, Memorial Day,
-/// Independence Day, Labor Day, Thanksgiving, Christmas Day.
+/// Public holidays of `year` on which the generated center closes: New Year's Day, Martin Luther
+/// King Jr. Day, Presidents' Day, Memorial Day, Independence Day, Labor Day, Thanksgiving,
+/// Christmas Day.
 pub fn holidays_of_year(year: i32) -> Vec<NaiveDate> {
     let nth = |month: u32, weekday: Weekday, n: u8| {
         NaiveDate::from_weekday_of_month_opt(year, month, weekday, n)
@@ -98,6 +99,8 @@ pub fn holidays_of_year(year: i32) -> Vec<NaiveDate> {
         .flatten();
     [
         NaiveDate::from_ymd_opt(year, 1, 1),
+        nth(1, Weekday::Mon, 3),
+        nth(2, Weekday::Mon, 3),
         last_monday_of_may,
         NaiveDate::from_ymd_opt(year, 7, 4),
         nth(9, Weekday::Mon, 1),
@@ -461,11 +464,19 @@ mod tests {
     #[test]
     fn holidays_are_the_listed_dates() {
         let h = holidays_of_year(2026);
-        let expect: Vec<NaiveDate> =
-            ["2026-01-01", "2026-05-25", "2026-07-04", "2026-09-07", "2026-11-26", "2026-12-25"]
-                .iter()
-                .map(|d| d.parse().unwrap())
-                .collect();
+        let expect: Vec<NaiveDate> = [
+            "2026-01-01",
+            "2026-01-19",
+            "2026-02-16",
+            "2026-05-25",
+            "2026-07-04",
+            "2026-09-07",
+            "2026-11-26",
+            "2026-12-25",
+        ]
+        .iter()
+        .map(|d| d.parse().unwrap())
+        .collect();
         assert_eq!(h, expect);
     }
 
