@@ -137,6 +137,8 @@ fn intraday_rate(weekday: Weekday, h: f64, peak_shift_h: f64) -> f64 {
 
 struct QueueShape {
     peak_shift_h: f64,
+    /// Busiest hourly arrival rate of a week-0 Monday, to scale waits and abandons.
+    peak_rate: f64,
     /// Integral of `intraday_rate` over each weekday's open hours (per hour), Monday first.
     day_integral: [f64; 7],
 }
@@ -166,7 +168,7 @@ impl QueueShape {
                 }
             }
         }
-        QueueShape { peak_shift_h, day_integral }
+        QueueShape { peak_shift_h, peak_rate: 1.0, day_integral }
     }
 
     /// Expected calls between local hours `from` and `to` of a day with `day_calls` calls.
@@ -277,7 +279,6 @@ fn interval_calls(
     day_calls: f64,
     from_h: f64,
     length_h: f64,
-    peak_rate: f64,
 ) -> IntervalCalls {
     let expected = shape.expected(weekday, day_calls, from_h, from_h + length_h);
     if expected <= 0.0 {
@@ -287,7 +288,7 @@ fn interval_calls(
     let mean = expected * (0.05 * normal(rng) - 0.00125).exp();
     let n = poisson(rng, mean);
     // Busier intervals wait longer and lose more callers.
-    let load = (expected / length_h / peak_rate).min(1.5);
+    let load = (expected / length_h / shape.peak_rate).min(1.5);
     let calls = (0..n)
         .map(|_| {
             let offset_s = rng.random::<f64>() * length_h * 3600.0;
@@ -310,12 +311,12 @@ fn walk(
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let spd = interval.slots_per_day();
     let length_h = f64::from(interval.minutes()) / 60.0;
-    let per_queue: Vec<(Vec<f64>, QueueShape, f64)> = config
+    let per_queue: Vec<(Vec<f64>, QueueShape)> = config
         .queues
         .iter()
         .map(|q| {
             let volumes = day_volumes(config, q, &mut rng);
-            let shape = QueueShape::new(rng.random::<f64>() - 0.5);
+            let mut shape = QueueShape::new(rng.random::<f64>() - 0.5);
             // Monday's peak hourly rate in week 0, to scale waits and abandons.
             let monday = q.calls_per_week * WEEKDAY_SHARE[0] / WEEKDAY_SHARE.iter().sum::<f64>();
             let peak = (0..48)
@@ -328,7 +329,8 @@ fn walk(
                     ) * 2.0
                 })
                 .fold(0.0, f64::max);
-            (volumes, shape, peak.max(1.0))
+            shape.peak_rate = peak.max(1.0);
+            (volumes, shape)
         })
         .collect();
     for day in 0..config.weeks as usize * 7 {
@@ -336,7 +338,7 @@ fn walk(
         for slot in 0..spd {
             let from_h = slot as f64 * length_h;
             for start in slot_starts(&config.tz, interval, date, slot) {
-                for (queue, (volumes, shape, peak)) in config.queues.iter().zip(&per_queue) {
+                for (queue, (volumes, shape)) in config.queues.iter().zip(&per_queue) {
                     let calls = interval_calls(
                         &mut rng,
                         queue,
@@ -345,7 +347,6 @@ fn walk(
                         volumes[day],
                         from_h,
                         length_h,
-                        *peak,
                     );
                     visit(queue, start, calls);
                 }
