@@ -69,8 +69,8 @@ pub fn load_series(
             eprintln!("  {}", located(path, e));
         }
     }
-    Ok(aggregate(&outcome.history, interval, tz)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?)
+    aggregate(&outcome.history, interval, tz)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 /// `FILE:LINE: column C: message` for a bad row, `FILE: message` otherwise.
