@@ -23,7 +23,7 @@ enum Command {
     Route(cmd::route::RouteArgs),
     /// Run the routing server (gRPC + HTTP).
     Serve(cmd::serve::ServeArgs),
-    /// Call history: export the server's call records.
+    /// Call history: export the server's call records, or generate demo history.
     #[command(subcommand)]
     History(cmd::history::HistoryCommand),
     /// Ask a server's gRPC health service whether it is serving (exit 0) or not (exit 1).
@@ -33,6 +33,12 @@ enum Command {
     Loadgen(cmd::loadgen::LoadgenCommand),
     /// Shifts covering a staffing requirement at least cost, optionally rostered.
     Schedule(cmd::schedule::ScheduleArgs),
+    /// Forecast calls and handle time per queue and interval from call history.
+    Forecast(cmd::forecast::ForecastArgs),
+    /// Erlang C/A: agents needed for one interval's load, or what a headcount achieves.
+    Erlang(cmd::erlang::ErlangArgs),
+    /// Per-interval agent requirements from a forecast (CSV for the scheduler, SVG chart).
+    Staff(cmd::staff::StaffArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +51,9 @@ fn main() -> ExitCode {
         Command::Health(args) => cmd::health::run(args),
         Command::Loadgen(command) => cmd::loadgen::run(command),
         Command::Schedule(args) => cmd::schedule::run(args),
+        Command::Forecast(args) => cmd::forecast::run(args),
+        Command::Erlang(args) => cmd::erlang::run(args),
+        Command::Staff(args) => cmd::staff::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

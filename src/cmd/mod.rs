@@ -1,12 +1,15 @@
 //! One module per subcommand.
 
 pub mod config;
+pub mod erlang;
+pub mod forecast;
 pub mod health;
 pub mod history;
 pub mod loadgen;
 pub mod route;
 pub mod schedule;
 pub mod serve;
+pub mod staff;
 
 use std::path::Path;
 

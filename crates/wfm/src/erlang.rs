@@ -56,6 +56,34 @@ const NEGLIGIBLE_PROBABILITY: f64 = 1e-14;
 /// Erlang B: the probability that an arriving call finds all `agents` busy in a loss system
 /// offered `traffic_erlangs`.
 pub fn erlang_b(traffic_erlangs: f64, agents: u32) -> f64 {
+    let n = f64::from(agents);
+    // Near the load (where staffing searches start), sum 1/B from the top instead of running
+    // the recursion from 1: 1/B(n) = sum_j n!/((n-j)! A^j), whose terms fall like
+    // exp(-j^2 / 2A) once (n-j) < A, so about 40 sqrt(A) terms reach full precision rather than
+    // n steps. Far above the load the first terms would grow too large; use the recursion there.
+    let excess = n - traffic_erlangs;
+    if agents >= 64 && traffic_erlangs > 0.0 && excess * excess.abs() < 1000.0 * traffic_erlangs {
+        let per_traffic = 1.0 / traffic_erlangs;
+        let (mut term, mut sum) = (1.0f64, 1.0f64);
+        for j in 0..agents {
+            term *= (n - f64::from(j)) * per_traffic;
+            sum += term;
+            if term < sum * 1e-17 && n - f64::from(j) < traffic_erlangs {
+                break;
+            }
+        }
+        return 1.0 / sum;
+    }
+    let mut blocking = 1.0;
+    for k in 1..=agents {
+        blocking = next_erlang_b(traffic_erlangs, k, blocking);
+    }
+    blocking
+}
+
+/// Erlang B by the recursion from one agent: the reference the fast path is tested against.
+#[cfg(test)]
+fn erlang_b_by_recursion(traffic_erlangs: f64, agents: u32) -> f64 {
     let mut blocking = 1.0;
     for k in 1..=agents {
         blocking = next_erlang_b(traffic_erlangs, k, blocking);
@@ -495,6 +523,23 @@ mod tests {
         assert_eq!(load.required_agents(&sl(0.8, 20.0)).unwrap().agents, 14);
         // A = 1.5 Erlangs on 2 agents: P(wait) = 9/14.
         close(erlang_c(1.5, 2), 9.0 / 14.0, 1e-12);
+    }
+
+    #[test]
+    fn erlang_b_series_agrees_with_the_recursion() {
+        for traffic in [50.0, 63.5, 100.0, 999.9, 1000.0, 10_000.0, 25_000.0] {
+            let lo = (traffic * 0.5) as u32;
+            let hi = (traffic * 1.5) as u32 + 80;
+            for agents in (lo..hi).step_by(((hi - lo) / 97).max(1) as usize) {
+                let fast = erlang_b(traffic, agents);
+                let reference = erlang_b_by_recursion(traffic, agents);
+                let tolerance = 1e-11 * reference.max(1e-300);
+                assert!(
+                    (fast - reference).abs() <= tolerance,
+                    "A={traffic} n={agents}: {fast} vs {reference}"
+                );
+            }
+        }
     }
 
     #[test]
