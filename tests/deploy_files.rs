@@ -178,7 +178,6 @@ struct Image {
     binary: String,
     health: Vec<String>,
     cmd: Vec<String>,
-    settings: Settings,
     env: BTreeMap<String, String>,
 }
 
@@ -244,7 +243,7 @@ fn check_dockerfile() -> Image {
     let probed: SocketAddr = health_flags["--addr"].parse().unwrap();
     assert_eq!(probed.port(), settings.grpc_addr.port(), "the health check asks the gRPC port");
     assert!(probed.ip().is_loopback());
-    Image { binary, health, cmd, settings, env }
+    Image { binary, health, cmd, env }
 }
 
 #[test]
