@@ -26,11 +26,11 @@
 
 pub mod chart;
 pub mod erlang;
-pub mod schedule;
 pub mod error;
 pub mod forecast;
 pub mod generate;
 pub mod history;
+pub mod schedule;
 pub mod series;
 pub mod staffing;
 pub mod units;
