@@ -154,7 +154,7 @@ impl RouterService {
                         engine.call_ended(&call, at)?;
                     }
                     Some(CallStatus::Queued { .. }) => {
-                        engine.withdraw_call(&call, at)?;
+                        router.withdraw(&call, at)?;
                         self.board.to_pump(PumpMsg::Transferred { call: call.clone(), at });
                     }
                     Some(CallStatus::Offered { agent, .. }) => {
