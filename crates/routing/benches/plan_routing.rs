@@ -23,7 +23,9 @@ const BATCH: usize = 64;
 /// A center of `agents` agents with 1-5 random queue skills and one language, `queues` skill
 /// queues, and one entry point per queue whose plan raises VIP priority and enters the queue
 /// with a language requirement and five overflow conditions.
-fn config_text(agents: usize, queues: usize) -> String {
+/// Without `overflow`, the queue node has no overflow conditions: the difference between the
+/// two is what the conditions cost.
+fn config_text(agents: usize, queues: usize, overflow: bool) -> String {
     let mut rng = ChaCha8Rng::seed_from_u64(2026);
     let mut text = String::new();
     for q in 0..queues {
@@ -46,7 +48,23 @@ fn config_text(agents: usize, queues: usize) -> String {
             skills.join(", ")
         );
     }
+    let conditions = if overflow {
+        r#"overflow = [
+    { when = "no_agents_logged_in", to = "vm" },
+    { when = "no_qualified_agent", to = "vm" },
+    { when = "estimated_wait_s > 600", to = "vm" },
+    { when = "queue_length > 50", to = "vm" },
+    { when = "waited_s > 300", to = "vm" },
+]"#
+    } else {
+        ""
+    };
     for q in 0..queues {
+        let voicemail = if overflow {
+            format!("[plans.p{q}.nodes.vm]\ntype = \"voicemail\"\nmailbox = \"q{q}\"\n")
+        } else {
+            String::new()
+        };
         let _ = write!(
             text,
             r#"[[entry_points]]
@@ -63,16 +81,8 @@ next = "queue"
 type = "queue"
 queue = "q{q}"
 skills = {{ "lang:${{language}}" = 1 }}
-overflow = [
-    {{ when = "no_agents_logged_in", to = "vm" }},
-    {{ when = "no_qualified_agent", to = "vm" }},
-    {{ when = "estimated_wait_s > 600", to = "vm" }},
-    {{ when = "queue_length > 50", to = "vm" }},
-    {{ when = "waited_s > 300", to = "vm" }},
-]
-[plans.p{q}.nodes.vm]
-type = "voicemail"
-mailbox = "q{q}"
+{conditions}
+{voicemail}
 
 "#
         );
@@ -89,8 +99,8 @@ struct PlanCenter {
 }
 
 impl PlanCenter {
-    fn new(agents: usize, queues: usize) -> PlanCenter {
-        let config = RoutingConfig::from_toml(&config_text(agents, queues))
+    fn new(agents: usize, queues: usize, overflow: bool) -> PlanCenter {
+        let config = RoutingConfig::from_toml(&config_text(agents, queues, overflow))
             .unwrap_or_else(|e| panic!("{:#?}", e.problems));
         let router =
             Router::new(config, CustomerStore::default(), Arc::new(NoObserver)).expect("router");
@@ -141,9 +151,15 @@ impl PlanCenter {
 fn plan_decision(c: &mut Criterion) {
     let mut group = c.benchmark_group("plan_decision");
     group.throughput(Throughput::Elements(1));
-    for (agents, queues) in SIZES {
-        let mut center = PlanCenter::new(agents, queues);
-        group.bench_function(BenchmarkId::from_parameter(format!("{agents}a_{queues}q")), |b| {
+    for ((agents, queues), overflow) in
+        SIZES.into_iter().flat_map(|size| [(size, true), (size, false)])
+    {
+        let mut center = PlanCenter::new(agents, queues, overflow);
+        let name = format!(
+            "{agents}a_{queues}q_{}",
+            if overflow { "overflow_checks" } else { "no_overflow" }
+        );
+        group.bench_function(BenchmarkId::from_parameter(name), |b| {
             b.iter_custom(|iters| {
                 let mut timed = Duration::ZERO;
                 let mut done = 0;
