@@ -30,9 +30,17 @@ pub struct NewCall {
     pub required_skills: Vec<SkillRequirement>,
     /// Higher is more urgent. Calls of equal effective priority leave in arrival order.
     pub priority: i32,
-    /// When the call arrived at the contact center; waiting time counts from here, so a call
-    /// moved to another queue keeps its place in line.
+    /// When the call arrived at the contact center (before any IVR). Orders calls of equal
+    /// priority and ages their priority, so a call moved to another queue keeps its place in
+    /// line. Queue waits do not count from here: see `queued_since`.
     pub arrived_at: Timestamp,
+    /// When the call first entered a queue, if it has been in one: set by the engine on a
+    /// call it hands back ([`crate::Event::QueueTimedOut`], [`crate::Engine::withdraw_call`]).
+    /// A call routed again keeps it, so its total wait (`total_wait_ms` in the events) counts
+    /// from there, while its wait in the new queue counts from entry into that queue. `None`
+    /// for a new call: the wait starts when the engine enqueues or offers it.
+    #[serde(default)]
+    pub queued_since: Option<Timestamp>,
     /// Only this agent may take the call (last-agent routing, a direct connect); cleared by
     /// the first escalation step.
     pub target_agent: Option<AgentId>,
@@ -65,6 +73,7 @@ impl NewCall {
             required_skills: Vec::new(),
             priority: 0,
             arrived_at,
+            queued_since: None,
             target_agent: None,
             max_wait: None,
             escalation: Vec::new(),

@@ -56,6 +56,10 @@ const INLINE_QUEUES: usize = 8;
 /// An agent's index entries of one availability period: (queue ordinal, key).
 type IndexedKeys = SmallVec<[(u32, AvailKey); INLINE_QUEUES]>;
 
+/// Most entries of a queue's available index that [`Engine::has_available_agent`] and the
+/// wait estimates examine for a call with requirements beyond its queue's.
+pub const MAX_AVAILABLE_PROBE: usize = 256;
+
 /// Longest not-ready reason code, in bytes.
 pub const MAX_REASON_LEN_BYTES: usize = 64;
 
@@ -159,6 +163,20 @@ struct CallEntry {
     /// Place in line; kept when an offer fails so the call goes back where it was.
     key: WaitKey,
     location: Location,
+    /// When the call entered this queue: its waits in this queue count from here.
+    entered_at: Timestamp,
+    /// When the call first entered any queue (earlier than `entered_at` after an overflow):
+    /// the caller's whole time in line.
+    first_entered: Timestamp,
+}
+
+/// What most call operations read from a call entry.
+struct CallParts {
+    call: Arc<NewCall>,
+    queue: u32,
+    location: Location,
+    entered_at: Timestamp,
+    first_entered: Timestamp,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -305,6 +323,7 @@ impl Engine {
             Needs::new(&q.config.required_skills, &call.required_skills, call.target_agent.clone());
         let key = q.wait_key(call.priority, call.arrived_at, self.next_seq());
         let call_id = call.id.clone();
+        let first_entered = call.queued_since.unwrap_or(now);
         let call = Arc::new(call);
         match self.shared.calls.entry(call_id.clone()) {
             Entry::Occupied(_) => return Err(Error::DuplicateCall(call_id)),
@@ -315,11 +334,24 @@ impl Engine {
                     needs: needs.clone(),
                     key,
                     location: Location::Routing,
+                    entered_at: now,
+                    first_entered,
                 });
             }
         }
+        let refuse = |qs: MutexGuard<'_, QueueState>| {
+            drop(qs);
+            self.shared.calls.remove(&call_id);
+            Err(Error::QueueFull { queue: q.config.id.clone(), max_waiting: q.config.max_waiting })
+        };
         let mut events = Vec::new();
         let mut qs = q.state.lock();
+        let full = qs.waiting.len() >= q.config.max_waiting;
+        // Refused means unchanged: a call that a full queue will refuse must not draw from
+        // the random policy's generator, so look (without reserving) before the walk draws.
+        if full && !self.any_available(&q, &qs, &needs, usize::MAX) {
+            return refuse(qs);
+        }
         if let Some(reservation) = self.reserve_from_index(&q, &mut qs, &call_id, &needs, now) {
             self.set_location(&call_id, Location::WithAgent(reservation.agent.clone()));
             drop(qs);
@@ -328,20 +360,17 @@ impl Engine {
             self.emit(events);
             return Ok(Routed::Offered(offer));
         }
-        if qs.waiting.len() >= q.config.max_waiting {
-            drop(qs);
-            self.shared.calls.remove(&call_id);
-            return Err(Error::QueueFull {
-                queue: q.config.id.clone(),
-                max_waiting: q.config.max_waiting,
-            });
+        if full {
+            // The agent seen above changed state in the meantime.
+            return refuse(qs);
         }
-        qs.waiting.insert(
+        qs.enqueue(
             key,
             Waiting {
                 call: call_id.clone(),
                 priority: call.priority,
                 arrived_at: call.arrived_at,
+                entered_at: now,
                 needs,
             },
         );
@@ -377,7 +406,7 @@ impl Engine {
 
     /// The agent answered an offered call.
     pub fn call_answered(&self, call: &CallId, now: Timestamp) -> Result<(), Error> {
-        let (entry_call, queue, location) = self.call_parts(call)?;
+        let CallParts { queue, location, entered_at, first_entered, .. } = self.call_parts(call)?;
         let q = &self.shared.queues[queue as usize];
         let agent = match location {
             Location::WithAgent(agent) => agent,
@@ -404,8 +433,11 @@ impl Engine {
             a.counters.calls_answered += 1;
             a.state.clone()
         };
-        let wait = now.since(entry_call.arrived_at);
-        let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        // Queue wait counts from entry into this queue, not from arrival (the IVR is not
+        // waiting in line); the whole wait across queues goes along for the caller's record.
+        let wait = now.since(entered_at);
+        let wait_ms = duration_ms(wait);
+        let total_wait_ms = duration_ms(now.since(first_entered));
         bump(&q.counters.answered);
         q.counters.answered_wait_ms.fetch_add(wait_ms, Relaxed);
         if wait <= q.config.service_level_threshold {
@@ -417,6 +449,7 @@ impl Engine {
                 agent: agent.clone(),
                 queue: q.config.id.clone(),
                 wait_ms,
+                total_wait_ms,
                 at: now,
             },
             Event::AgentStateChanged { agent, state, at: now },
@@ -433,7 +466,7 @@ impl Engine {
         outcome: OfferOutcome,
         now: Timestamp,
     ) -> Result<(), Error> {
-        let (_, queue, location) = self.call_parts(call)?;
+        let CallParts { queue, location, .. } = self.call_parts(call)?;
         let q = &self.shared.queues[queue as usize];
         let Location::WithAgent(agent) = location else {
             return Err(self.call_mismatch(call, "declined", &location, q));
@@ -447,7 +480,7 @@ impl Engine {
     /// A connected call ended; the agent goes to wrap-up (or straight to available when the
     /// queue has none).
     pub fn call_ended(&self, call: &CallId, now: Timestamp) -> Result<(), Error> {
-        let (_, queue, location) = self.call_parts(call)?;
+        let CallParts { queue, location, .. } = self.call_parts(call)?;
         let q = self.shared.queues[queue as usize].clone();
         let Location::WithAgent(agent) = location else {
             return Err(self.call_mismatch(call, "ended", &location, &q));
@@ -509,9 +542,10 @@ impl Engine {
         // A queued call can be offered between reading its location and locking its queue;
         // then the second look finds it with an agent.
         for _ in 0..3 {
-            let (entry_call, queue, location) = self.call_parts(call)?;
+            let CallParts { queue, location, entered_at, first_entered, .. } =
+                self.call_parts(call)?;
             let q = self.shared.queues[queue as usize].clone();
-            let wait = now.since(entry_call.arrived_at);
+            let waits = Waits { in_queue: now.since(entered_at), total: now.since(first_entered) };
             match location {
                 Location::Queued => {
                     if self.remove_waiting(call, &q).is_none() {
@@ -541,8 +575,8 @@ impl Engine {
                         outcome: OfferOutcome::Withdrawn,
                         at: now,
                     });
-                    self.count_abandon(&q, wait);
-                    events.push(self.abandoned_event(call, &q, wait, now));
+                    self.count_abandon(&q, waits.in_queue);
+                    events.push(self.abandoned_event(call, &q, waits, now));
                     self.finish_change(&agent, changed, now, &mut events);
                     self.emit(events);
                     return Ok(());
@@ -555,8 +589,8 @@ impl Engine {
                     })
                 }
             }
-            self.count_abandon(&q, wait);
-            events.push(self.abandoned_event(call, &q, wait, now));
+            self.count_abandon(&q, waits.in_queue);
+            events.push(self.abandoned_event(call, &q, waits, now));
             self.emit(events);
             return Ok(());
         }
@@ -568,20 +602,26 @@ impl Engine {
     }
 
     /// Takes a waiting call out of its queue and hands it back, for a transfer or an overflow
-    /// the owner decided on. Only waiting calls can be withdrawn.
+    /// the owner decided on. Only waiting calls can be withdrawn. The call comes back with
+    /// `queued_since` set, so routing it to another queue keeps the caller's whole time in
+    /// line. A call inside a routing plan is withdrawn through
+    /// [`crate::plan::Router::withdraw`], which also ends its plan.
     pub fn withdraw_call(&self, call: &CallId, _now: Timestamp) -> Result<NewCall, Error> {
-        let (entry_call, queue, location) = self.call_parts(call)?;
+        let CallParts { call: entry_call, queue, location, first_entered, .. } =
+            self.call_parts(call)?;
         let q = self.shared.queues[queue as usize].clone();
         if location != Location::Queued || self.remove_waiting(call, &q).is_none() {
             return Err(self.call_mismatch(call, "withdrawn", &location, &q));
         }
         bump(&q.counters.withdrawn);
-        Ok((*entry_call).clone())
+        let mut back = (*entry_call).clone();
+        back.queued_since = Some(first_entered);
+        Ok(back)
     }
 
     /// Where a call is, or `None` if the engine does not hold it.
     pub fn call_status(&self, call: &CallId) -> Option<CallStatus> {
-        let (_, queue, location) = self.call_parts(call).ok()?;
+        let CallParts { queue, location, .. } = self.call_parts(call).ok()?;
         let queue = self.shared.queues[queue as usize].config.id.clone();
         match location {
             Location::Routing | Location::Queued => Some(CallStatus::Queued { queue }),
@@ -642,10 +682,14 @@ impl Engine {
                     .collect();
                 if a.state != AgentState::LoggedOut {
                     for m in a.membership.iter() {
-                        self.shared.queues[m.queue as usize].logged_in.fetch_sub(1, Relaxed);
+                        let q = &self.shared.queues[m.queue as usize];
+                        q.logged_in.fetch_sub(1, Relaxed);
+                        q.members.lock().remove(&a.profile);
                     }
                     for m in membership.iter() {
-                        self.shared.queues[m.queue as usize].logged_in.fetch_add(1, Relaxed);
+                        let q = &self.shared.queues[m.queue as usize];
+                        q.logged_in.fetch_add(1, Relaxed);
+                        q.members.lock().add(&profile);
                     }
                 }
                 a.profile = profile;
@@ -778,41 +822,147 @@ impl Engine {
         Ok(self.queue(queue)?.counters.snapshot())
     }
 
-    /// A copy of one queue's waiting calls and available agents.
+    /// A copy of one queue's waiting calls and available agents. Copies every waiting call
+    /// and checks every indexed agent: for supervisors and tests, not for routing decisions
+    /// (those use the O(1) accessors below).
     pub fn queue_snapshot(&self, queue: &QueueId) -> Result<QueueSnapshot, Error> {
         let q = self.queue(queue)?;
         let qs = q.state.lock();
         let waiting = qs.waiting.values().map(|w| w.call.clone()).collect();
-        let oldest_arrival = qs.waiting.values().map(|w| w.arrived_at).min();
-        let available = qs
+        let oldest_arrival = qs.longest_waiting_since();
+        let available: Vec<AgentId> = qs
             .available
             .values()
-            .filter(|idx| {
-                self.shared
-                    .agents
-                    .get(&idx.agent)
-                    .is_some_and(|a| a.epoch == idx.epoch && a.state == AgentState::Available)
-            })
+            .filter(|idx| self.is_current(idx))
             .map(|idx| idx.agent.clone())
             .collect();
+        // A call arriving now goes behind everyone waiting (at equal priority).
         let position = qs.waiting.len() + 1;
         drop(qs);
         let totals = q.counters.snapshot();
         let logged_in = q.logged_in.load(Relaxed);
+        let estimated_wait = if available.is_empty() {
+            estimate_wait(position, logged_in, &totals, q.config.default_handle_time)
+        } else {
+            Some(Duration::ZERO)
+        };
         Ok(QueueSnapshot {
             id: queue.clone(),
             waiting,
             oldest_arrival,
             available,
             logged_in: usize::try_from(logged_in).unwrap_or(0),
-            estimated_wait: estimate_wait(
-                position,
-                logged_in,
-                &totals,
-                q.config.default_handle_time,
-            ),
+            estimated_wait,
             totals,
         })
+    }
+
+    /// Calls waiting in `queue`. O(1).
+    pub fn waiting_count(&self, queue: &QueueId) -> Result<usize, Error> {
+        Ok(self.queue(queue)?.state.lock().waiting.len())
+    }
+
+    /// Member agents of `queue` logged in (in any state but logged out). O(1).
+    pub fn logged_in_count(&self, queue: &QueueId) -> Result<usize, Error> {
+        Ok(usize::try_from(self.queue(queue)?.logged_in.load(Relaxed)).unwrap_or(0))
+    }
+
+    /// How long the call that has waited longest in `queue` has been in it, `None` if no call
+    /// waits. Counts from entry into this queue. O(1).
+    pub fn longest_wait(&self, queue: &QueueId, now: Timestamp) -> Result<Option<Duration>, Error> {
+        let since = self.queue(queue)?.state.lock().longest_waiting_since();
+        Ok(since.map(|entered| now.since(entered)))
+    }
+
+    /// Whether an available member of `queue` meets `extra` requirements (on top of the
+    /// queue's), so a call needing them would be offered at once. O(1) without extra
+    /// requirements (the first valid entry of the index); with them it walks the index past
+    /// members who lack them, like routing such a call does, but at most
+    /// [`MAX_AVAILABLE_PROBE`] entries (beyond that it answers no).
+    pub fn has_available_agent(
+        &self,
+        queue: &QueueId,
+        extra: &[crate::skills::SkillRequirement],
+    ) -> Result<bool, Error> {
+        let q = self.queue(queue)?;
+        let needs = Needs::new(&q.config.required_skills, extra, None);
+        let qs = q.state.lock();
+        Ok(self.any_available(&q, &qs, &needs, MAX_AVAILABLE_PROBE))
+    }
+
+    /// Whether any logged-in member of `queue` meets `extra` requirements (on top of the
+    /// queue's), whatever their state: "could anyone ever take this call". Answered from
+    /// per-queue counts of logged-in members by skill and level, kept on login, logout and
+    /// profile change, never by walking the agents; exact except for calls with two or more
+    /// requirements that only some members meet, where it examines at most
+    /// [`crate::queue::MAX_QUALIFIED_PROBE`] holders of the rarest one (see
+    /// `MemberSkills::any_qualified`).
+    pub fn has_qualified_agent(
+        &self,
+        queue: &QueueId,
+        extra: &[crate::skills::SkillRequirement],
+    ) -> Result<bool, Error> {
+        let q = self.queue(queue)?;
+        let needs = Needs::new(&q.config.required_skills, extra, None);
+        let members = q.members.lock();
+        Ok(match &needs.skills {
+            None => members.any_qualified(&[]),
+            Some(reqs) => members.any_qualified(reqs),
+        })
+    }
+
+    /// How long a call arriving now in `queue` with no extra requirements would wait: zero if
+    /// a member is available, `None` if no member is logged in, otherwise its place at the
+    /// back of the line times the average handle time over the logged-in members. O(1).
+    pub fn estimated_wait(&self, queue: &QueueId) -> Result<Option<Duration>, Error> {
+        let q = self.queue(queue)?;
+        let position = {
+            let qs = q.state.lock();
+            if self.any_available(&q, &qs, &Needs::default(), MAX_AVAILABLE_PROBE) {
+                return Ok(Some(Duration::ZERO));
+            }
+            qs.waiting.len() + 1
+        };
+        Ok(self.wait_at(&q, position))
+    }
+
+    /// How long a call that would arrive now in `queue` with this priority, arrival time and
+    /// extra requirements would wait: zero if a qualified member is available (see
+    /// [`Engine::has_available_agent`]), `None` if no member is logged in, otherwise the
+    /// place it would take in line (behind every call of higher effective priority; counting
+    /// them is O(calls ahead), never agents) times the average handle time over the
+    /// logged-in members.
+    pub fn estimated_wait_for(
+        &self,
+        queue: &QueueId,
+        priority: i32,
+        arrived_at: Timestamp,
+        extra: &[crate::skills::SkillRequirement],
+    ) -> Result<Option<Duration>, Error> {
+        let q = self.queue(queue)?;
+        let needs = Needs::new(&q.config.required_skills, extra, None);
+        let key = q.wait_key(priority, arrived_at, u64::MAX);
+        let position = {
+            let qs = q.state.lock();
+            if self.any_available(&q, &qs, &needs, MAX_AVAILABLE_PROBE) {
+                return Ok(Some(Duration::ZERO));
+            }
+            qs.waiting.range(..key).count() + 1
+        };
+        Ok(self.wait_at(&q, position))
+    }
+
+    /// Estimated wait of a call at `position` in line (1 for the front, as
+    /// [`Routed::Queued`] reports it): position times the average handle time (the queue's
+    /// default until calls have been handled) over the logged-in members; `None` when none
+    /// is logged in. O(1).
+    pub fn estimated_wait_at(
+        &self,
+        queue: &QueueId,
+        position: usize,
+    ) -> Result<Option<Duration>, Error> {
+        let q = self.queue(queue)?;
+        Ok(self.wait_at(&q, position))
     }
 
     /// Fires every timer due at or before `now` (offer timeouts, wrap-up ends, queue
@@ -859,15 +1009,17 @@ impl Engine {
                     let removed = {
                         let mut qs = q.state.lock();
                         match qs.waiting.get(&key) {
-                            Some(w) if w.call == call => qs.waiting.remove(&key),
+                            Some(w) if w.call == call => qs.dequeue(&key),
                             _ => None,
                         }
                     };
                     if removed.is_some() {
                         if let Some((_, entry)) = self.shared.calls.remove(&call) {
                             bump(&q.counters.timed_out);
+                            let mut back = (*entry.call).clone();
+                            back.queued_since = Some(entry.first_entered);
                             events.push(Event::QueueTimedOut {
-                                call: Box::new((*entry.call).clone()),
+                                call: Box::new(back),
                                 queue: q.config.id.clone(),
                                 at: timer.at,
                             });
@@ -979,6 +1131,13 @@ impl Engine {
                         && a.membership.iter().any(|m| m.queue == q.ordinal)
                 })
                 .count();
+            let by_skill = q.members.lock().logged_in();
+            if u32::try_from(logged_in) != Ok(by_skill) {
+                problems.push(format!(
+                    "{} counts {by_skill} logged-in members by skill, there are {logged_in}",
+                    q.config.id
+                ));
+            }
             if i64::try_from(logged_in) != Ok(q.logged_in.load(Relaxed)) {
                 problems.push(format!(
                     "{} counts {} logged-in members, there are {logged_in}",
@@ -1012,37 +1171,6 @@ impl Engine {
         problems
     }
 
-    /// How long a call arriving now in `queue` would wait (position times average handle
-    /// time over logged-in members), zero if a member is available, `None` if no member is
-    /// logged in.
-    pub fn estimated_wait(&self, queue: &QueueId) -> Result<Option<Duration>, Error> {
-        let snapshot = self.queue_snapshot(queue)?;
-        if !snapshot.available.is_empty() {
-            return Ok(Some(Duration::ZERO));
-        }
-        Ok(snapshot.estimated_wait)
-    }
-
-    /// Whether any logged-in member of `queue` meets `extra` requirements (on top of the
-    /// queue's). Walks the agents: meant for plan decisions such as "no qualified agent", not
-    /// for every call.
-    pub fn has_qualified_agent(
-        &self,
-        queue: &QueueId,
-        extra: &[crate::skills::SkillRequirement],
-    ) -> Result<bool, Error> {
-        let q = self.queue(queue)?;
-        if q.logged_in.load(Relaxed) <= 0 {
-            return Ok(false);
-        }
-        let needs = Needs::new(&q.config.required_skills, extra, None);
-        Ok(self.shared.agents.iter().any(|a| {
-            a.state != AgentState::LoggedOut
-                && a.membership.iter().any(|m| m.queue == q.ordinal)
-                && needs.admit(a.key(), &a.profile.skills)
-        }))
-    }
-
     // ---------------------------------------------------------------------------------------
     // Internals
     // ---------------------------------------------------------------------------------------
@@ -1071,13 +1199,45 @@ impl Engine {
             c.needs = needs.clone();
         }
         if let Some(reservation) = self.reserve_from_index(&q, &mut qs, call, &needs, now) {
-            qs.waiting.remove(&key);
+            qs.dequeue(&key);
             self.set_location(call, Location::WithAgent(reservation.agent.clone()));
             drop(qs);
             self.after_reservation(&q, call.clone(), reservation, now, events);
         } else if let Some(w) = qs.waiting.get_mut(&key) {
             w.needs = needs;
         }
+    }
+
+    fn wait_at(&self, q: &QueueShared, position: usize) -> Option<Duration> {
+        let totals = q.counters.snapshot();
+        estimate_wait(position, q.logged_in.load(Relaxed), &totals, q.config.default_handle_time)
+    }
+
+    /// Whether an index entry still stands for an available agent.
+    fn is_current(&self, idx: &Indexed) -> bool {
+        self.shared
+            .agents
+            .get(&idx.agent)
+            .is_some_and(|a| a.epoch == idx.epoch && a.state == AgentState::Available)
+    }
+
+    /// Under the queue's lock, without changing anything: whether an indexed agent is still
+    /// available and meets `needs`, looking at no more than `probe` entries.
+    fn any_available(&self, q: &QueueShared, qs: &QueueState, needs: &Needs, probe: usize) -> bool {
+        let fits = |idx: &Indexed| {
+            self.shared.agents.get(&idx.agent).is_some_and(|a| {
+                a.epoch == idx.epoch
+                    && a.state == AgentState::Available
+                    && needs.admit(&idx.agent, &a.profile.skills)
+            })
+        };
+        if let Some(target) = &needs.agent {
+            let key = self.shared.agents.get(target).and_then(|a| {
+                a.indexed.iter().find(|(queue, _)| *queue == q.ordinal).map(|(_, key)| *key)
+            });
+            return key.and_then(|key| qs.available.get(&key)).is_some_and(fits);
+        }
+        qs.available.values().take(probe).any(fits)
     }
 
     fn next_seq(&self) -> u64 {
@@ -1107,11 +1267,17 @@ impl Engine {
             .ok_or_else(|| Error::UnknownAgent(agent.clone()))
     }
 
-    fn call_parts(&self, call: &CallId) -> Result<(Arc<NewCall>, u32, Location), Error> {
+    fn call_parts(&self, call: &CallId) -> Result<CallParts, Error> {
         self.shared
             .calls
             .get(call)
-            .map(|c| (c.call.clone(), c.queue, c.location.clone()))
+            .map(|c| CallParts {
+                call: c.call.clone(),
+                queue: c.queue,
+                location: c.location.clone(),
+                entered_at: c.entered_at,
+                first_entered: c.first_entered,
+            })
             .ok_or_else(|| Error::UnknownCall(call.clone()))
     }
 
@@ -1192,7 +1358,14 @@ impl Engine {
         if was_out != is_out {
             let delta = if was_out { 1 } else { -1 };
             for m in a.membership.iter() {
-                self.shared.queues[m.queue as usize].logged_in.fetch_add(delta, Relaxed);
+                let q = &self.shared.queues[m.queue as usize];
+                q.logged_in.fetch_add(delta, Relaxed);
+                let mut members = q.members.lock();
+                if was_out {
+                    members.add(&a.profile);
+                } else {
+                    members.remove(&a.profile);
+                }
             }
         }
         let dispatch = next == AgentState::Available;
@@ -1300,8 +1473,11 @@ impl Engine {
     /// Puts a call whose offer failed back at its old place in line, offering it to another
     /// available agent first. It was admitted already, so `max_waiting` does not apply.
     fn requeue(&self, call: &CallId, missed: bool, now: Timestamp, events: &mut Vec<Event>) {
-        let Some((call_data, queue, needs, key)) =
-            self.shared.calls.get(call).map(|c| (c.call.clone(), c.queue, c.needs.clone(), c.key))
+        let Some((call_data, queue, needs, key, entered_at)) = self
+            .shared
+            .calls
+            .get(call)
+            .map(|c| (c.call.clone(), c.queue, c.needs.clone(), c.key, c.entered_at))
         else {
             return;
         };
@@ -1316,12 +1492,13 @@ impl Engine {
             self.after_reservation(&q, call.clone(), reservation, now, events);
             return;
         }
-        qs.waiting.insert(
+        qs.enqueue(
             key,
             Waiting {
                 call: call.clone(),
                 priority: call_data.priority,
                 arrived_at: call_data.arrived_at,
+                entered_at,
                 needs,
             },
         );
@@ -1345,7 +1522,7 @@ impl Engine {
             .get(call)
             .filter(|c| c.location == Location::Queued && c.queue == q.ordinal)
             .map(|c| c.key)?;
-        let waiting = qs.waiting.remove(&key)?;
+        let waiting = qs.dequeue(&key)?;
         self.shared.calls.remove(call);
         Some(waiting)
     }
@@ -1361,13 +1538,14 @@ impl Engine {
         &self,
         call: &CallId,
         q: &QueueShared,
-        wait: Duration,
+        waits: Waits,
         now: Timestamp,
     ) -> Event {
         Event::CallAbandoned {
             call: call.clone(),
             queue: q.config.id.clone(),
-            wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            wait_ms: duration_ms(waits.in_queue),
+            total_wait_ms: duration_ms(waits.total),
             at: now,
         }
     }
@@ -1569,7 +1747,7 @@ impl Engine {
             let QueueState { rr_turn, .. } = &mut *guards[i];
             match self.try_reserve(q, &idx, rr_turn, &call, &needs, now) {
                 TryReserve::Reserved(r) => {
-                    guards[i].waiting.remove(&key);
+                    guards[i].dequeue(&key);
                     self.set_location(&call, Location::WithAgent(agent.clone()));
                     drop(guards);
                     self.after_reservation(q, call, r, now, events);
@@ -1612,6 +1790,17 @@ impl Engine {
 
 fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Relaxed);
+}
+
+fn duration_ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// How long a call waited: in its current queue, and since it first entered a queue.
+#[derive(Clone, Copy)]
+struct Waits {
+    in_queue: Duration,
+    total: Duration,
 }
 
 impl std::fmt::Debug for Engine {

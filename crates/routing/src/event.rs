@@ -71,8 +71,14 @@ pub enum Event {
         agent: AgentId,
         /// The queue.
         queue: QueueId,
-        /// How long the caller waited, in milliseconds.
+        /// How long the caller waited in this queue, in milliseconds: from entry into the
+        /// queue, not arrival (time in the IVR does not count). Per-queue service level,
+        /// ASA and abandons within threshold are computed from it.
         wait_ms: u64,
+        /// How long the caller waited in line in all: from entry into the first queue, so it
+        /// includes an earlier queue the call overflowed from. Equals `wait_ms` for a call
+        /// that only saw one queue; the contact center's ASA is computed from it.
+        total_wait_ms: u64,
         /// When.
         at: Timestamp,
     },
@@ -95,8 +101,14 @@ pub enum Event {
         call: CallId,
         /// The queue.
         queue: QueueId,
-        /// How long the caller waited, in milliseconds.
+        /// How long the caller waited in this queue, in milliseconds: from entry into the
+        /// queue, not arrival (time in the IVR does not count). Per-queue service level,
+        /// ASA and abandons within threshold are computed from it.
         wait_ms: u64,
+        /// How long the caller waited in line in all: from entry into the first queue, so it
+        /// includes an earlier queue the call overflowed from. Equals `wait_ms` for a call
+        /// that only saw one queue; the contact center's ASA is computed from it.
+        total_wait_ms: u64,
         /// When.
         at: Timestamp,
     },

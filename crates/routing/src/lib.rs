@@ -62,7 +62,7 @@ pub use agent::{
     AgentCounters, AgentProfile, AgentSnapshot, AgentState, AgentStateKind, Capacity, REASON_MISSED,
 };
 pub use call::{CallStatus, Escalation, NewCall, MAX_PRIORITY_ABS};
-pub use engine::{Engine, EngineConfig, Routed, MAX_REASON_LEN_BYTES};
+pub use engine::{Engine, EngineConfig, Routed, MAX_AVAILABLE_PROBE, MAX_REASON_LEN_BYTES};
 pub use error::Error;
 pub use event::{Event, EventLog, NoObserver, Observer, Offer, OfferOutcome};
 pub use ids::{AgentId, CallId, QueueId, Skill, MAX_ID_LEN_BYTES};

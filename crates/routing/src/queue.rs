@@ -1,6 +1,6 @@
 //! Skill queues: their configuration, their waiting calls and their available agents.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,10 +8,11 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
+use crate::agent::AgentProfile;
 use crate::error::Error;
-use crate::ids::{id_problem, AgentId, CallId, QueueId};
+use crate::ids::{id_problem, AgentId, CallId, QueueId, Skill};
 use crate::policy::{AvailKey, SelectionPolicy};
-use crate::skills::{normalize_requirements, SkillRequirement, MAX_LEVEL, MIN_LEVEL};
+use crate::skills::{normalize_requirements, qualifies, SkillRequirement, MAX_LEVEL, MIN_LEVEL};
 use crate::time::{duration_millis, Timestamp};
 
 /// How a queue behaves. Built by configuration; immutable while the engine runs.
@@ -105,7 +106,10 @@ pub(crate) struct WaitKey {
 pub(crate) struct Waiting {
     pub(crate) call: CallId,
     pub(crate) priority: i32,
+    /// Arrival at the contact center: orders calls and ages their priority.
     pub(crate) arrived_at: Timestamp,
+    /// Entry into this queue: its waiting time counts from here.
+    pub(crate) entered_at: Timestamp,
     /// What an agent needs beyond queue membership to take the call.
     pub(crate) needs: Needs,
 }
@@ -159,6 +163,125 @@ pub(crate) struct QueueState {
     pub(crate) available: BTreeMap<AvailKey, Indexed>,
     /// Round-robin turn counter: incremented on every offer from this queue.
     pub(crate) rr_turn: u64,
+    /// The waiting calls by (queue entry in ms, key sequence): the first is the one that has
+    /// waited longest in this queue, whatever its priority.
+    by_entry: BTreeSet<(Timestamp, u64)>,
+}
+
+impl QueueState {
+    /// Puts a call in line. Every insertion goes through here to keep `by_entry` in step.
+    pub(crate) fn enqueue(&mut self, key: WaitKey, waiting: Waiting) {
+        self.by_entry.insert((waiting.entered_at, key.seq));
+        self.waiting.insert(key, waiting);
+    }
+
+    /// Takes a call out of line.
+    pub(crate) fn dequeue(&mut self, key: &WaitKey) -> Option<Waiting> {
+        let waiting = self.waiting.remove(key)?;
+        self.by_entry.remove(&(waiting.entered_at, key.seq));
+        Some(waiting)
+    }
+
+    /// When the call that has waited longest in this queue entered it.
+    pub(crate) fn longest_waiting_since(&self) -> Option<Timestamp> {
+        self.by_entry.first().map(|(entered, _)| *entered)
+    }
+}
+
+/// Most holders of a call's rarest extra skill that [`MemberSkills::any_qualified`] examines
+/// before it assumes one of them qualifies.
+pub(crate) const MAX_QUALIFIED_PROBE: usize = 256;
+
+/// Logged-in members of one queue by skill, so that "is anyone logged in who could take this
+/// call" never walks the agents. Guarded by its own mutex, a leaf lock: it is taken while an
+/// agent entry is held (login, logout, profile change) and nothing is taken under it.
+#[derive(Debug, Default)]
+pub(crate) struct MemberSkills {
+    /// Logged-in members (any state but logged out).
+    logged_in: u32,
+    by_skill: HashMap<Skill, Holders>,
+}
+
+#[derive(Debug, Default)]
+struct Holders {
+    /// `at_least[l - 1]`: logged-in members holding the skill at level `l` or higher.
+    at_least: [u32; MAX_LEVEL as usize],
+    /// The holders with their profiles, for the conjunction of several requirements.
+    members: HashMap<AgentId, Arc<AgentProfile>>,
+}
+
+impl MemberSkills {
+    /// A member logged in (or came back with a new profile).
+    pub(crate) fn add(&mut self, profile: &Arc<AgentProfile>) {
+        self.logged_in += 1;
+        for s in &profile.skills {
+            let holders = self.by_skill.entry(s.skill.clone()).or_default();
+            for count in holders.at_least.iter_mut().take(usize::from(s.level)) {
+                *count += 1;
+            }
+            holders.members.insert(profile.id.clone(), profile.clone());
+        }
+    }
+
+    /// A member logged out (or is about to change profile): `profile` is the one added.
+    pub(crate) fn remove(&mut self, profile: &AgentProfile) {
+        self.logged_in = self.logged_in.saturating_sub(1);
+        for s in &profile.skills {
+            let Some(holders) = self.by_skill.get_mut(&s.skill) else { continue };
+            for count in holders.at_least.iter_mut().take(usize::from(s.level)) {
+                *count = count.saturating_sub(1);
+            }
+            holders.members.remove(&profile.id);
+            if holders.members.is_empty() {
+                self.by_skill.remove(&s.skill);
+            }
+        }
+    }
+
+    /// Logged-in members counted here (the audit compares it with the agents).
+    pub(crate) fn logged_in(&self) -> u32 {
+        self.logged_in
+    }
+
+    /// Whether a logged-in member meets all of `reqs` (the queue's own merged with a call's).
+    ///
+    /// Exact and O(requirements) when at most one requirement is held by fewer than all
+    /// logged-in members (the usual case: the queue's skills plus one language or product).
+    /// Otherwise it walks the holders of the rarest requirement, at most
+    /// [`MAX_QUALIFIED_PROBE`] of them, and assumes yes when that many did not qualify.
+    pub(crate) fn any_qualified(&self, reqs: &[SkillRequirement]) -> bool {
+        if self.logged_in == 0 {
+            return false;
+        }
+        let mut rarest: Option<(u32, &Holders)> = None;
+        let mut partial = 0;
+        for r in reqs {
+            let level = usize::from(r.min_level.clamp(MIN_LEVEL, MAX_LEVEL)) - 1;
+            let Some(holders) = self.by_skill.get(&r.skill) else { return false };
+            let count = holders.at_least[level];
+            if count == 0 {
+                return false;
+            }
+            if count < self.logged_in {
+                partial += 1;
+            }
+            if rarest.is_none_or(|(c, _)| count < c) {
+                rarest = Some((count, holders));
+            }
+        }
+        let Some((_, holders)) = rarest.filter(|_| partial > 1) else { return true };
+        let mut probed = 0;
+        for profile in holders.members.values() {
+            if qualifies(&profile.skills, reqs) {
+                return true;
+            }
+            probed += 1;
+            if probed >= MAX_QUALIFIED_PROBE {
+                return true;
+            }
+        }
+        false
+    }
 }
 
 /// Running totals of one queue since the engine started; the statistics layer turns them and
@@ -254,6 +377,8 @@ pub(crate) struct QueueShared {
     /// Member agents logged in (any state but logged out); adjusted on every login, logout
     /// and membership change.
     pub(crate) logged_in: std::sync::atomic::AtomicI64,
+    /// The same members by skill; see [`MemberSkills`] for its lock rule.
+    pub(crate) members: Mutex<MemberSkills>,
 }
 
 impl QueueShared {
@@ -265,6 +390,7 @@ impl QueueShared {
             state: Mutex::new(QueueState::default()),
             counters: QueueCounters::default(),
             logged_in: std::sync::atomic::AtomicI64::new(0),
+            members: Mutex::new(MemberSkills::default()),
         }
     }
 
@@ -292,8 +418,9 @@ impl QueueShared {
     }
 }
 
-/// How long a new call would wait: its position times the average handle time, over the
-/// logged-in members; `None` when no member is logged in (it would wait for ever).
+/// How long a call at `position` in line (1 for the front) would wait: its position times the
+/// average handle time, over the logged-in members; `None` when no member is logged in (it
+/// would wait for ever).
 pub(crate) fn estimate_wait(
     position: usize,
     logged_in: i64,
@@ -315,7 +442,8 @@ pub struct QueueSnapshot {
     pub id: QueueId,
     /// Waiting calls, in the order they will leave.
     pub waiting: Vec<CallId>,
-    /// When the longest-waiting call arrived.
+    /// When the call that has waited longest in this queue entered it (queue entry, not
+    /// arrival at the contact center: time in the IVR or in an earlier queue does not count).
     pub oldest_arrival: Option<Timestamp>,
     /// Available member agents, in the order the policy will pick them.
     pub available: Vec<AgentId>,

@@ -354,3 +354,180 @@ fn estimated_wait_is_position_times_handle_time_over_staff() {
         .has_qualified_agent(&"q".into(), &[SkillRequirement::new("lang:fr", 1)])
         .expect("q"));
 }
+
+/// The (wait_ms, total_wait_ms) of the answer or abandon events of `call` in `events`.
+fn waits_of(events: &[Event], call: &str) -> Vec<(u64, u64)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::CallAnswered { call: c, wait_ms, total_wait_ms, .. }
+            | Event::CallAbandoned { call: c, wait_ms, total_wait_ms, .. }
+                if c.as_str() == call =>
+            {
+                Some((*wait_ms, *total_wait_ms))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn queue_wait_counts_from_queue_entry_not_from_arrival() {
+    let w = World::new(vec![queue("q", "s", SelectionPolicy::LongestIdle, 0)]);
+    // Arrived at 0, spent 40 s in the IVR, entered the queue at 40, answered at 55: 15 s.
+    w.engine.route_call(&"q".into(), NewCall::new("c1", t(0)), t(40)).expect("route");
+    assert_eq!(
+        w.engine.longest_wait(&"q".into(), t(50)).expect("q"),
+        Some(Duration::from_secs(10))
+    );
+    assert_eq!(
+        w.engine.queue_snapshot(&"q".into()).expect("q").oldest_arrival,
+        Some(t(40)),
+        "the longest wait counts from queue entry"
+    );
+    w.agent("a", &[("s", 1)], true, t(50));
+    w.engine.call_answered(&"c1".into(), t(55)).expect("answer");
+    assert_eq!(waits_of(&w.log.take(), "c1"), [(15_000, 15_000)]);
+    // 15 s is within the 20 s service level even though the caller arrived 55 s ago.
+    let totals = w.engine.queue_totals(&"q".into()).expect("q");
+    assert_eq!((totals.answered_within_threshold, totals.answered_wait_ms), (1, 15_000));
+
+    // Abandoned 25 s after entering the queue (35 s after arrival): outside the threshold.
+    w.engine.route_call(&"q".into(), NewCall::new("c2", t(100)), t(110)).expect("route");
+    w.engine.call_abandoned(&"c2".into(), t(135)).expect("abandon");
+    assert_eq!(waits_of(&w.log.take(), "c2"), [(25_000, 25_000)]);
+    let totals = w.engine.queue_totals(&"q".into()).expect("q");
+    assert_eq!((totals.abandoned, totals.abandoned_within_threshold), (1, 0));
+}
+
+#[test]
+fn an_overflowed_call_keeps_its_first_queue_entry_for_the_total_wait() {
+    let mut first = queue("first", "s", SelectionPolicy::LongestIdle, 0);
+    first.max_wait = Some(Duration::from_secs(30));
+    let w = World::new(vec![first, queue("second", "s", SelectionPolicy::LongestIdle, 0)]);
+    // In the IVR 0-10, in `first` 10-40, then overflowed to `second`.
+    w.engine.route_call(&"first".into(), NewCall::new("c1", t(0)), t(10)).expect("route");
+    w.engine.advance(t(40));
+    let back = w
+        .log
+        .take()
+        .into_iter()
+        .find_map(|e| match e {
+            Event::QueueTimedOut { call, .. } => Some(*call),
+            _ => None,
+        })
+        .expect("timed out");
+    assert_eq!((back.arrived_at, back.queued_since), (t(0), Some(t(10))));
+    w.engine.route_call(&"second".into(), back, t(41)).expect("reroute");
+    w.agent("a", &[("s", 1)], true, t(50));
+    w.engine.call_answered(&"c1".into(), t(52)).expect("answer");
+    // 11 s in `second` (its per-queue stats), 42 s in line in all (the center's ASA).
+    assert_eq!(waits_of(&w.log.take(), "c1"), [(11_000, 42_000)]);
+
+    // A withdrawn call carries its first queue entry too.
+    w.engine.route_call(&"first".into(), NewCall::new("c2", t(100)), t(105)).expect("route");
+    let back = w.engine.withdraw_call(&"c2".into(), t(110)).expect("withdraw");
+    assert_eq!(back.queued_since, Some(t(105)));
+}
+
+#[test]
+fn qualified_agent_counts_follow_login_logout_and_profile_changes() {
+    let w = World::new(vec![queue("q", "s", SelectionPolicy::LongestIdle, 0)]);
+    let fr = |level| vec![SkillRequirement::new("lang:fr", level)];
+    let fr_and_vip = vec![SkillRequirement::new("lang:fr", 1), SkillRequirement::new("vip", 1)];
+    let q = || "q".into();
+    assert!(!w.engine.has_qualified_agent(&q(), &[]).expect("q"), "nobody logged in");
+    w.agent("plain", &[("s", 1)], false, t(0));
+    w.agent("fr3", &[("s", 1), ("lang:fr", 3)], false, t(0));
+    w.agent("vip", &[("s", 1), ("vip", 2)], false, t(0));
+    // check(requirements, expected)
+    let check = |reqs: &[SkillRequirement], expect: bool| {
+        assert_eq!(w.engine.has_qualified_agent(&q(), reqs).expect("q"), expect, "{reqs:?}");
+    };
+    check(&[], true);
+    check(&fr(3), true);
+    check(&fr(4), false);
+    check(&[SkillRequirement::new("s", 2)], false);
+    // Two partial requirements: fr3 speaks French, vip is VIP, nobody is both.
+    check(&fr_and_vip, false);
+    w.engine
+        .upsert_agent(
+            AgentProfile::new(
+                "vip",
+                vec![
+                    SkillLevel::new("s", 1),
+                    SkillLevel::new("vip", 2),
+                    SkillLevel::new("lang:fr", 1),
+                ],
+            ),
+            t(1),
+        )
+        .expect("update");
+    check(&fr_and_vip, true);
+    w.engine.logout(&"vip".into(), t(2)).expect("logout");
+    check(&fr_and_vip, false);
+    w.engine.logout(&"fr3".into(), t(2)).expect("logout");
+    check(&fr(1), false);
+    assert_eq!(w.engine.logged_in_count(&q()).expect("q"), 1);
+    w.assert_consistent();
+}
+
+#[test]
+fn waiting_count_and_estimates_for_a_call_with_extra_skills() {
+    let mut q = queue("q", "s", SelectionPolicy::LongestIdle, 0);
+    q.default_handle_time = Duration::from_secs(100);
+    let w = World::new(vec![q]);
+    w.agent("plain", &[("s", 1)], false, t(0));
+    let fr = [SkillRequirement::new("lang:fr", 1)];
+    w.call("q", "c1", 0, t(1));
+    w.call("q", "c2", 5, t(2));
+    assert_eq!(w.engine.waiting_count(&"q".into()).expect("q"), 2);
+    w.engine.set_ready(&"plain".into(), t(3)).expect("ready");
+    w.call("q", "c3", 0, t(4));
+    assert!(!w.engine.has_available_agent(&"q".into(), &[]).expect("q"), "plain took c2");
+    // c1 and c3 wait; one agent at 100 s a call: a new call at priority 0 is third (300 s), at
+    // priority 9 first (100 s).
+    let est = |priority| w.engine.estimated_wait_for(&"q".into(), priority, t(4), &fr).expect("q");
+    assert_eq!(est(0), Some(Duration::from_secs(300)), "behind c1 and c3");
+    assert_eq!(est(9), Some(Duration::from_secs(100)), "ahead of everyone");
+    assert_eq!(
+        w.engine.estimated_wait_at(&"q".into(), 2).expect("q"),
+        Some(Duration::from_secs(200))
+    );
+}
+
+#[test]
+fn a_call_refused_by_a_full_queue_does_not_change_later_random_choices() {
+    // Two engines with the same seed; only the first sees a refused call. Afterwards both must
+    // pick the same agents: the refusal drew nothing from the random policy's generator.
+    let picks = |with_refusal: bool| -> Vec<String> {
+        let mut q = queue("q", "s", SelectionPolicy::Random, 0);
+        q.max_waiting = 1;
+        let w = World::new(vec![q]);
+        for id in ["x", "y", "z", "v"] {
+            w.agent(id, &[("s", 1)], true, t(0));
+        }
+        let french = |id: &str| {
+            let mut call = NewCall::new(id, t(1));
+            call.required_skills = vec![SkillRequirement::new("lang:fr", 1)];
+            call
+        };
+        // Nobody speaks French: the first French call waits and fills the queue.
+        let routed = w.engine.route_call(&"q".into(), french("w1"), t(1)).expect("route");
+        assert!(matches!(routed, Routed::Queued { .. }));
+        if with_refusal {
+            let refused = w.engine.route_call(&"q".into(), french("r1"), t(1));
+            assert!(matches!(refused, Err(Error::QueueFull { .. })), "{refused:?}");
+        }
+        (0..12)
+            .map(|i| {
+                let id = format!("c{i}");
+                w.call("q", &id, 0, t(2 + i));
+                let agent = w.agent_of(&id).expect("offered");
+                w.engine.call_abandoned(&id.as_str().into(), t(2 + i)).expect("abandon");
+                agent
+            })
+            .collect()
+    };
+    assert_eq!(picks(true), picks(false));
+}

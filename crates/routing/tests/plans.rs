@@ -706,6 +706,53 @@ type = "teleport"
     }
 
     #[test]
+    fn weights_that_would_wrap_a_u32_do_not_sum_to_100() {
+        let text = r#"[plans.p]
+start = "a"
+[plans.p.nodes.a]
+type = "percentage"
+branches = [{ weight = 4294967295, next = "b" }, { weight = 101, next = "b" }]
+[plans.p.nodes.b]
+type = "hangup"
+"#;
+        assert_eq!(
+            problems(text),
+            ["line 3: plans.p.nodes.a.branches: weights sum to 4294967396, not 100"]
+        );
+    }
+
+    #[test]
+    fn a_cycle_through_a_hundred_thousand_nodes_is_found_without_deep_recursion() {
+        const NODES: usize = 100_000;
+        let mut text = String::from("[plans.p]\nstart = \"n0\"\n");
+        for i in 0..NODES {
+            let next = (i + 1) % NODES;
+            text += &format!(
+                "[plans.p.nodes.n{i}]\ntype = \"priority\"\nrules = []\nnext = \"n{next}\"\n"
+            );
+        }
+        let got = problems(&text);
+        assert_eq!(
+            got.len(),
+            1,
+            "{:?}",
+            got.iter().map(|p| &p[..80.min(p.len())]).collect::<Vec<_>>()
+        );
+        assert!(
+            got[0].starts_with(
+                "line 3: plans.p.nodes.n0: cycle without caller input: n0 -> n1 -> n2 -> "
+            ),
+            "{}",
+            &got[0][..200]
+        );
+        assert!(got[0].ends_with(" -> n99999 -> n0"));
+        // The same chain ending in a hang-up is valid.
+        let text = text.replace("next = \"n0\"", "next = \"end\"")
+            + "[plans.p.nodes.end]\ntype = \"hangup\"\n";
+        assert_eq!(problems(&text), Vec::<String>::new());
+    }
+
+    #[test]
     fn syntax_errors_and_unknown_fields_name_the_line() {
         let got = problems("[[queues]]\nid = \"q\"\nwrap_up = 3\n");
         assert_eq!(got.len(), 1);
@@ -729,6 +776,24 @@ mod termination {
     use super::*;
     use proptest::prelude::*;
 
+    /// Node kinds the generator draws from: every kind a plan may hold.
+    const KINDS: u8 = 15;
+
+    /// What every generated plan may refer to: a calendar, a region, an agent (logged out).
+    const WORLD: &str = r#"
+[calendars.cal]
+time_zone = "Europe/Paris"
+mon = ["08:00-12:00"]
+tue = ["08:00-12:00"]
+
+[regions]
+"+1" = "us"
+
+[[agents]]
+id = "ana"
+skills = { billing = 1 }
+"#;
+
     /// A random plan of `n` nodes whose edges only point forward, except through menus (the
     /// caller may go back), so it is well formed; every walk must end in a decision.
     fn plan_text(kinds: &[u8], edges: &[usize]) -> String {
@@ -744,32 +809,49 @@ mod termination {
         let mut out =
             String::from("[plans.p]\nstart = \"n0\"\n[plans.p.nodes.end]\ntype = \"hangup\"\n");
         for (i, kind) in kinds.iter().enumerate() {
+            let (a, b, c) = (target(i, 0), target(i, 1), target(i, 2));
             out += &format!("[plans.p.nodes.n{i}]\n");
-            out += &match kind % 6 {
-                0 => format!(
-                    "type = \"menu\"\nprompt = \"m\"\noptions = {{ \"1\" = \"{}\", \"2\" = \"n0\" }}\nretries = 1\non_failure = \"{}\"\n",
-                    target(i, 0),
-                    target(i, 1)
-                ),
-                1 => format!("type = \"percentage\"\nbranches = [{{ weight = 50, next = \"{}\" }}, {{ weight = 50, next = \"{}\" }}]\n", target(i, 0), target(i, 1)),
-                2 => format!("type = \"priority\"\nrules = [{{ when = \"*\", raise = 1 }}]\nnext = \"{}\"\n", target(i, 0)),
-                3 => format!("type = \"queue\"\nqueue = \"billing\"\noverflow = [{{ when = \"no_agents_logged_in\", to = \"{}\" }}]\n", target(i, 0)),
-                4 => format!("type = \"collect\"\nprompt = \"c\"\nattribute = \"a\"\nmax_digits = 3\nretries = 0\nnext = \"{}\"\non_failure = \"{}\"\n", target(i, 0), target(i, 1)),
-                _ => format!("type = \"round_robin\"\ntargets = [\"{}\", \"{}\"]\n", target(i, 0), target(i, 1)),
+            out += &match kind % KINDS {
+                0 => format!("type = \"menu\"\nprompt = \"m\"\noptions = {{ \"1\" = \"{a}\", \"2\" = \"n0\" }}\nretries = 1\non_failure = \"{b}\"\n"),
+                1 => format!("type = \"collect\"\nprompt = \"c\"\nattribute = \"account\"\nmax_digits = 3\nretries = 1\nnext = \"{a}\"\non_failure = \"{b}\"\n"),
+                2 => format!("type = \"time_of_day\"\ncalendar = \"cal\"\nopen = \"{a}\"\nclosed = \"{b}\"\nholiday = \"{c}\"\n"),
+                3 => format!("type = \"geographic\"\nregions = {{ us = \"{a}\" }}\ndefault = \"{b}\"\n"),
+                4 => format!("type = \"percentage\"\nbranches = [{{ weight = 50, next = \"{a}\" }}, {{ weight = 50, next = \"{b}\" }}]\n"),
+                5 => format!("type = \"round_robin\"\ntargets = [\"{a}\", \"{b}\"]\n"),
+                6 => format!("type = \"priority\"\nrules = [{{ when = \"*\", raise = 1 }}]\nnext = \"{a}\"\n"),
+                7 => format!("type = \"crm\"\nkey = \"attribute:account\"\ncopy = [\"tier\"]\nnext = \"{a}\"\non_missing = \"{b}\"\n"),
+                8 => format!("type = \"last_agent\"\nqueue = \"billing\"\nlookback_s = 60\nwait_s = 5\nnext = \"{a}\"\n"),
+                // Queues overflow after a wait, so a queued call comes back to the plan.
+                9 => format!("type = \"queue\"\nqueue = \"billing\"\noverflow = [{{ when = \"queue_length > 3\", to = \"{a}\" }}, {{ when = \"waited_s > 10\", to = \"{b}\" }}]\n"),
+                10 => format!("type = \"agent\"\nagent = \"ana\"\nqueue = \"billing\"\nwait_s = 5\nfallback = \"{a}\"\n"),
+                11 => "type = \"transfer\"\nnumber = \"+44\"\n".to_string(),
+                12 => "type = \"voicemail\"\nmailbox = \"m\"\n".to_string(),
+                13 => "type = \"announce\"\nprompt = \"bye\"\n".to_string(),
+                _ => "type = \"hangup\"\n".to_string(),
             };
         }
         out
     }
 
+    /// Most steps (prompts answered or timed out, queue waits expired) a call may take: each
+    /// caller input may lead back once, and without input every prompt times out through its
+    /// retries to its failure branch, which points forward.
+    const MAX_STEPS: usize = 30 + 12 * 2 + 12;
+
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
         #[test]
         fn every_well_formed_plan_terminates_for_every_input(
-            kinds in prop::collection::vec(any::<u8>(), 1..12),
+            kinds in prop::collection::vec(0..KINDS, 1..12),
             edges in prop::collection::vec(0usize..12, 1..12),
             inputs in prop::collection::vec(prop::option::of("[0-9]{0,3}"), 0..30),
+            caller in prop::sample::select(vec!["+1555", "+3312"]),
+            hour in 0u32..48,
         ) {
-            let text = format!("{QUEUES}\n[[entry_points]]\nnumber = \"+100\"\nplan = \"p\"\n{}", plan_text(&kinds, &edges));
+            let text = format!(
+                "{QUEUES}\n[[entry_points]]\nnumber = \"+100\"\nplan = \"p\"\n{WORLD}\n{}",
+                plan_text(&kinds, &edges)
+            );
             let config = match RoutingConfig::from_toml(&text) {
                 Ok(c) => c,
                 // Unreachable nodes are rejected; those plans are not well formed.
@@ -779,20 +861,31 @@ mod termination {
                 }
             };
             let r = Router::new(config, CustomerStore::default(), Arc::new(NoObserver)).expect("router");
-            let mut d = r.start_call(call("c", "+1"), at(NOON)).expect("start");
+            let mut now = at("2026-11-30T00:00:00+01:00").plus(Duration::from_secs(u64::from(hour) * 1800));
+            let mut d = r.start_call(call("c", caller), now).expect("start");
             let mut inputs = inputs.into_iter();
-            // Each input ends a prompt; with retries bounded, at most a bounded number of
-            // prompts may follow when inputs run out (timeouts).
-            for _ in 0..200 {
-                if !matches!(d.action, Action::Collect { .. }) {
-                    break;
+            let mut steps = 0;
+            // Caller input while it lasts, then nothing but timeouts: the walk must end.
+            loop {
+                match d.action {
+                    Action::Collect { .. } => {
+                        let input = inputs.next().flatten();
+                        d = r.submit_digits(&"c".into(), input.as_deref(), now).expect("digits");
+                    }
+                    Action::Queued { .. } => {
+                        now = now.plus(Duration::from_secs(60));
+                        let mut resumed = r.advance(now);
+                        match resumed.pop() {
+                            Some(next) => d = next,
+                            // No wait limit: the call waits for an agent, which is an end.
+                            None => break,
+                        }
+                    }
+                    _ => break,
                 }
-                let input = inputs.next().flatten();
-                d = r.submit_digits(&"c".into(), input.as_deref(), at(NOON)).expect("digits");
+                steps += 1;
+                prop_assert!(steps <= MAX_STEPS, "no end after {} steps: {:?}", MAX_STEPS, d);
             }
-            // Timeouts alone cannot loop for ever: a menu's timeouts exhaust its retries.
-            let still_collecting = matches!(d.action, Action::Collect { .. });
-            prop_assert!(!still_collecting || inputs.len() == 0, "still collecting after 200 prompts");
             let looped = matches!(&d.action, Action::Hangup { reason } if reason.contains("without an end"));
             prop_assert!(!looped, "the walk hit the step limit");
         }
@@ -872,5 +965,232 @@ queue = "technical"
         assert!(err.to_string().contains("queue technical is missing"), "{err}");
         // The old router still routes with its plan.
         assert_eq!(short(&old.start_call(call("c", "+1"), at(NOON)).unwrap()), "collect main");
+    }
+}
+
+/// Overflow conditions at, below and above their thresholds; the plan's own queue is `sales`
+/// (180 s handle time, no wrap-up).
+mod overflow_conditions {
+    use super::*;
+
+    fn router(condition: &str) -> Router {
+        router_with(
+            &format!(
+                r#"
+[[queues]]
+id = "sales"
+skills = {{ sales = 1 }}
+wrap_up_s = 0
+default_handle_time_s = 180
+
+[plans.p]
+start = "q"
+[plans.p.nodes.q]
+type = "queue"
+queue = "sales"
+skills = {{ "lang:${{language}}" = 3 }}
+overflow = [{{ when = "{condition}", to = "vm" }}]
+[plans.p.nodes.vm]
+type = "voicemail"
+mailbox = "sales"
+"#
+            ),
+            "",
+        )
+    }
+
+    fn french(id: &str) -> IncomingCall {
+        let mut c = call(id, "+33");
+        c.attributes.insert("language".into(), "fr".into());
+        c
+    }
+
+    #[test]
+    fn no_qualified_agent_at_below_and_above_the_level() {
+        // check(French level of the only logged-in agent, ready, expected decision)
+        let check = |level: Option<u8>, ready: bool, expect: &str| {
+            let r = router("no_qualified_agent");
+            let t0 = at(NOON);
+            let mut skills = vec![("sales", 1)];
+            if let Some(level) = level {
+                skills.push(("lang:fr", level));
+            }
+            agent(&r, "ana", &skills, t0);
+            if !ready {
+                r.engine().set_not_ready(&"ana".into(), "break", t0).expect("nr");
+            }
+            let d = r.start_call(french("c1"), t0).expect("start");
+            assert_eq!(short(&d), expect, "level {level:?}, ready {ready}");
+        };
+        check(None, true, "voicemail sales");
+        check(Some(2), true, "voicemail sales");
+        check(Some(3), true, "connect ana");
+        check(Some(4), true, "connect ana");
+        // Logged in but busy still counts: the call waits for them.
+        check(Some(3), false, "queue sales");
+        check(Some(2), false, "voicemail sales");
+        let r = router("no_qualified_agent");
+        let d = r.start_call(french("c1"), at(NOON)).expect("start");
+        assert_eq!(
+            notes(&d),
+            ["q: overflow (no qualified agent logged in) -> vm", "vm: voicemail sales"]
+        );
+    }
+
+    #[test]
+    fn estimated_wait_at_below_and_above_the_threshold() {
+        // One logged-in agent, busy; 180 s a call: the n-th caller in line waits n * 180 s.
+        let r = router("estimated_wait_s > 360");
+        let t0 = at(NOON);
+        agent(&r, "ana", &[("sales", 1), ("lang:fr", 5)], t0);
+        r.engine().set_not_ready(&"ana".into(), "break", t0).expect("nr");
+        let d = r.start_call(french("c1"), t0).expect("start");
+        assert_eq!(
+            d.action,
+            Action::Queued { queue: "sales".into(), position: 1, estimated_wait_s: Some(180) }
+        );
+        let d = r.start_call(french("c2"), t0).expect("start");
+        assert_eq!(
+            d.action,
+            Action::Queued { queue: "sales".into(), position: 2, estimated_wait_s: Some(360) },
+            "360 s is not over 360 s"
+        );
+        let d = r.start_call(french("c3"), t0).expect("start");
+        assert_eq!(short(&d), "voicemail sales", "540 s is");
+        assert_eq!(
+            notes(&d),
+            ["q: overflow (estimated wait 540 s > 360 s) -> vm", "vm: voicemail sales"]
+        );
+        // Ben logs in and takes c1; c4 is second behind c2, with two agents: 2 * 180 / 2.
+        agent(&r, "ben", &[("sales", 1), ("lang:fr", 3)], t0);
+        let d = r.start_call(french("c4"), t0).expect("start");
+        assert_eq!(
+            d.action,
+            Action::Queued { queue: "sales".into(), position: 2, estimated_wait_s: Some(180) }
+        );
+    }
+
+    #[test]
+    fn an_available_agent_without_the_callers_skills_does_not_make_the_wait_zero() {
+        let r = router("estimated_wait_s > 60");
+        let t0 = at(NOON);
+        agent(&r, "ana", &[("sales", 1), ("lang:fr", 5)], t0);
+        r.engine().set_not_ready(&"ana".into(), "break", t0).expect("nr");
+        // Ben is free but speaks no French: the French caller is first in line, 180 s over the
+        // two logged-in members, 90 s, not zero.
+        agent(&r, "ben", &[("sales", 1)], t0);
+        let d = r.start_call(french("c1"), t0).expect("start");
+        assert_eq!(short(&d), "voicemail sales");
+        assert_eq!(
+            notes(&d),
+            ["q: overflow (estimated wait 90 s > 60 s) -> vm", "vm: voicemail sales"]
+        );
+    }
+
+    #[test]
+    fn waited_overflows_at_the_limit_and_not_a_second_before() {
+        let r = router("waited_s > 60");
+        let t0 = at(NOON);
+        agent(&r, "ana", &[("sales", 1), ("lang:fr", 5)], t0);
+        r.engine().set_not_ready(&"ana".into(), "break", t0).expect("nr");
+        let entered = t0.plus(Duration::from_secs(5));
+        assert_eq!(short(&r.start_call(french("c1"), entered).expect("start")), "queue sales");
+        assert!(r.advance(entered.plus(Duration::from_secs(59))).is_empty(), "59 s");
+        let resumed = r.advance(entered.plus(Duration::from_millis(60_000)));
+        assert_eq!(resumed.iter().map(short).collect::<Vec<_>>(), ["voicemail sales"], "60 s");
+        assert_eq!(r.engine().call_count(), 0);
+    }
+
+    #[test]
+    fn a_queued_call_is_estimated_from_its_own_place_in_line() {
+        let r = router_with(
+            r#"
+[plans.p]
+start = "prio"
+[plans.p.nodes.prio]
+type = "priority"
+rules = [{ when = "tier == 'gold'", set = 10 }]
+next = "q"
+[plans.p.nodes.q]
+type = "queue"
+queue = "billing"
+"#,
+            "",
+        );
+        let t0 = at(NOON);
+        agent(&r, "ana", &[("billing", 1)], t0);
+        r.engine().set_not_ready(&"ana".into(), "break", t0).expect("nr");
+        for id in ["c1", "c2"] {
+            r.start_call(call(id, "+1"), t0).expect("start");
+        }
+        let mut gold = call("vip", "+2");
+        gold.attributes.insert("tier".into(), "gold".into());
+        let d = r.start_call(gold, t0).expect("start");
+        let Action::Queued { position, estimated_wait_s, .. } = d.action else { panic!("{d:?}") };
+        // First in line (ahead of c1 and c2): one handle time, not three.
+        let handle_s = r.engine().estimated_wait_at(&"billing".into(), 1).expect("q");
+        assert_eq!((position, estimated_wait_s), (1, handle_s.map(|d| d.as_secs())));
+        assert!(estimated_wait_s.is_some_and(|s| s > 0));
+    }
+}
+
+mod sessions {
+    use super::*;
+
+    const PLAN: &str = r#"
+[plans.p]
+start = "q"
+[plans.p.nodes.q]
+type = "queue"
+queue = "billing"
+"#;
+
+    #[test]
+    fn a_withdrawn_call_leaves_its_plan_and_its_id_can_be_used_again() {
+        let r = router_with(PLAN, "");
+        let t0 = at(NOON);
+        assert_eq!(short(&r.start_call(call("c1", "+1"), t0).expect("start")), "queue billing");
+        assert!(r.trace(&"c1".into()).is_some());
+        let back = r.withdraw(&"c1".into(), t0.plus(Duration::from_secs(5))).expect("withdraw");
+        assert_eq!(back.queued_since, Some(t0));
+        assert!(r.trace(&"c1".into()).is_none(), "the session is gone");
+        assert_eq!(r.engine().call_count(), 0);
+        // The switch may reuse the id (a new leg after the transfer).
+        let d = r.start_call(call("c1", "+1"), t0.plus(Duration::from_secs(6))).expect("again");
+        assert_eq!(short(&d), "queue billing");
+        // Only waiting calls can be withdrawn; a refusal keeps the session.
+        agent(&r, "ana", &[("billing", 1)], t0.plus(Duration::from_secs(7)));
+        assert!(r.withdraw(&"c1".into(), t0.plus(Duration::from_secs(8))).is_err());
+        assert!(r.trace(&"c1".into()).is_some());
+    }
+
+    #[test]
+    fn a_last_agent_outside_the_queue_is_skipped_at_once() {
+        let r = router_with(
+            r#"
+[plans.p]
+start = "last"
+[plans.p.nodes.last]
+type = "last_agent"
+queue = "billing"
+lookback_s = 3600
+wait_s = 20
+next = "q"
+[plans.p.nodes.q]
+type = "queue"
+queue = "billing"
+"#,
+            "",
+        );
+        let t0 = at(NOON);
+        agent(&r, "tech", &[("technical", 1)], t0);
+        agent(&r, "ana", &[("billing", 1)], t0);
+        r.remember_last_agent("+331", "tech".into(), t0);
+        let d = r.start_call(call("c1", "+331"), t0).expect("start");
+        assert_eq!(short(&d), "connect ana", "no 20 s wait for an agent who cannot take it");
+        assert_eq!(
+            notes(&d)[0],
+            "last: last agent of +331 is tech, who is not a member of queue billing"
+        );
     }
 }

@@ -1,12 +1,14 @@
 //! Many threads route, answer, end, abandon, reject and toggle agents at once; afterwards the
 //! engine must be consistent and every call accounted for exactly once. The assertions do not
-//! depend on the interleaving.
+//! depend on the interleaving. Every loop also stops at a shared deadline, so a stuck engine
+//! fails the test instead of hanging it.
 
 mod common;
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use common::queue;
 use parking_lot::Mutex;
@@ -20,6 +22,23 @@ use switchboard_routing::{
 const AGENTS: usize = 60;
 const CALLERS: usize = 3;
 const CALLS_PER_CALLER: usize = 20_000;
+/// The whole run normally takes a few seconds; past this the engine is taken to be stuck.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+/// Set by the first thread that sees the deadline pass; every loop stops on it.
+struct Watchdog {
+    until: Instant,
+    expired: AtomicBool,
+}
+
+impl Watchdog {
+    fn expired(&self) -> bool {
+        if Instant::now() > self.until {
+            self.expired.store(true, SeqCst);
+        }
+        self.expired.load(SeqCst)
+    }
+}
 
 /// Offers are handed to "switch" threads through this observer, which also counts outcomes.
 #[derive(Default)]
@@ -92,10 +111,14 @@ fn concurrent_operations_keep_the_engine_consistent() {
     let routed = Arc::new(AtomicUsize::new(0));
     let refused = Arc::new(AtomicUsize::new(0));
     let callers_done = Arc::new(AtomicUsize::new(0));
-    // Agents holding a call, as seen by the switch threads: a talking agent must be free.
+    // Agents on a call, as the switch threads see them: set when a switch thread connects a
+    // call and cleared only when that thread hangs it up, a few rounds later. Any thread that
+    // connects a call to an agent whose slot is taken has caught a double booking.
     let talking: Arc<Vec<Mutex<Option<CallId>>>> =
         Arc::new((0..AGENTS).map(|_| Mutex::new(None)).collect());
     let double_bookings = Arc::new(AtomicUsize::new(0));
+    let watchdog = Watchdog { until: Instant::now() + DEADLINE, expired: AtomicBool::new(false) };
+    let watchdog = &watchdog;
 
     thread::scope(|s| {
         for caller in 0..CALLERS {
@@ -111,8 +134,11 @@ fn concurrent_operations_keep_the_engine_consistent() {
                 for n in 0..CALLS_PER_CALLER {
                     // Callers keep a few hundred calls in the system, like a busy center, rather
                     // than filling every queue to its limit.
-                    while engine.call_count() > 300 {
+                    while engine.call_count() > 300 && !watchdog.expired() {
                         thread::yield_now();
+                    }
+                    if watchdog.expired() {
+                        break;
                     }
                     let id: CallId = format!("c{caller}-{n}").into();
                     let mut call = NewCall::new(id.clone(), now());
@@ -140,9 +166,15 @@ fn concurrent_operations_keep_the_engine_consistent() {
             );
             s.spawn(move || {
                 let mut rng = ChaCha8Rng::seed_from_u64(100 + switch);
+                // Calls this thread connected: (call, agent slot, rounds left before hang-up).
+                let mut connected: Vec<(CallId, usize, u32)> = Vec::new();
                 loop {
                     let batch: Vec<_> = std::mem::take(&mut *board.offers.lock());
-                    if batch.is_empty() && done.load(SeqCst) == CALLERS && engine.call_count() == 0
+                    if watchdog.expired()
+                        || (batch.is_empty()
+                            && connected.is_empty()
+                            && done.load(SeqCst) == CALLERS
+                            && engine.call_count() == 0)
                     {
                         break;
                     }
@@ -150,20 +182,32 @@ fn concurrent_operations_keep_the_engine_consistent() {
                         thread::yield_now();
                     }
                     for (call, agent) in batch {
-                        let slot = &talking[agent.as_str()[1..].parse::<usize>().expect("a<i>")];
+                        let slot = agent.as_str()[1..].parse::<usize>().expect("a<i>");
                         if rng.random_bool(0.1) {
                             let _ = engine.offer_failed(&call, OfferOutcome::Rejected, now());
                             continue;
                         }
                         if engine.call_answered(&call, now()).is_ok() {
-                            if slot.lock().replace(call.clone()).is_some() {
+                            if talking[slot].lock().replace(call.clone()).is_some() {
                                 doubles.fetch_add(1, SeqCst);
                             }
-                            // Free the slot before the engine frees the agent.
-                            slot.lock().take();
-                            engine.call_ended(&call, now()).expect("a connected call ends");
+                            connected.push((call, slot, rng.random_range(1..4)));
                         }
                     }
+                    // Hang up calls whose talk is over; the slot is freed before the engine
+                    // frees the agent, so a correct engine never offers into a taken slot.
+                    for held in &mut connected {
+                        held.2 -= 1;
+                        if held.2 == 0 {
+                            let mut slot = talking[held.1].lock();
+                            if slot.as_ref() == Some(&held.0) {
+                                slot.take();
+                            }
+                            drop(slot);
+                            engine.call_ended(&held.0, now()).expect("a connected call ends");
+                        }
+                    }
+                    connected.retain(|held| held.2 > 0);
                 }
             });
         }
@@ -172,7 +216,7 @@ fn concurrent_operations_keep_the_engine_consistent() {
             s.spawn(move || {
                 // Agents take breaks and come back; timers fire.
                 let mut rng = ChaCha8Rng::seed_from_u64(999);
-                while done.load(SeqCst) < CALLERS {
+                while done.load(SeqCst) < CALLERS && !watchdog.expired() {
                     let agent: AgentId = format!("a{}", rng.random_range(0..AGENTS)).into();
                     let t = Timestamp::from_millis(clock.load(SeqCst));
                     match rng.random_range(0..4) {
@@ -188,18 +232,23 @@ fn concurrent_operations_keep_the_engine_consistent() {
                         Timestamp::from_millis(clock.load(SeqCst)),
                     );
                 }
-                for _ in 0..200 {
+                // Until the engine is drained: the last wrap-ups may begin after the callers
+                // are done, and the calls they free must still be offered and ended.
+                while engine.call_count() > 0 && !watchdog.expired() {
                     let t = clock.fetch_add(5_000, SeqCst);
                     engine.advance(Timestamp::from_millis(t));
-                    if engine.call_count() == 0 {
-                        break;
-                    }
                     thread::yield_now();
                 }
             });
         }
     });
 
+    assert!(
+        !watchdog.expired.load(SeqCst),
+        "not drained within {DEADLINE:?}: {} calls left, audit {:#?}",
+        engine.call_count(),
+        engine.audit()
+    );
     // Wrap-up timers armed by the last call endings fire now that every thread is done.
     engine.advance(Timestamp::from_millis(clock.load(SeqCst) + 60_000));
     let problems = engine.audit();

@@ -6,9 +6,11 @@ use common::{queue, t, World};
 use switchboard_routing::{AgentStateKind as K, Error, OfferOutcome, SelectionPolicy};
 
 /// Puts agent `a1` into `from` (with calls `c1` ... as needed) in a one-queue world with
-/// 10 s wrap-up.
+/// 10 s wrap-up. A second agent `a2` is not ready, except when `a1` is reserved: then `a2`
+/// is available, so a failed offer has somewhere else to go.
 fn world_in(from: K) -> World {
     let w = World::new(vec![queue("q", "s", SelectionPolicy::LongestIdle, 10)]);
+    w.agent("a2", &[("s", 1)], false, t(0));
     w.agent("a1", &[("s", 1)], false, t(0));
     w.engine.logout(&"a1".into(), t(0)).expect("logout");
     match from {
@@ -18,7 +20,9 @@ fn world_in(from: K) -> World {
         K::Reserved | K::OnCall | K::WrapUp => {
             w.engine.login(&"a1".into(), true, t(1)).expect("login");
             w.call("q", "c1", 0, t(2));
-            if from != K::Reserved {
+            if from == K::Reserved {
+                w.engine.set_ready(&"a2".into(), t(3)).expect("a2 ready");
+            } else {
                 w.engine.call_answered(&"c1".into(), t(3)).expect("answer");
             }
             if from == K::WrapUp {
@@ -67,45 +71,60 @@ fn apply(w: &World, op: Op) -> Result<(), Error> {
     }
 }
 
-/// `check(from, op, expected)`: `None` expects an error and no change of state.
+/// Where call `c1` is after a transition, and `a1`'s missed offers in a row.
+#[derive(Clone, Copy, Debug)]
+enum Then {
+    /// Nothing more to check.
+    Nothing,
+    /// `c1` rings or talks to this agent and `a1` has missed this many offers in a row.
+    CallWith(&'static str, u32),
+    /// The engine no longer holds `c1`.
+    CallGone,
+}
+
+/// `check(from, op, expected, then)`: `None` expects an error and no change of state.
 #[test]
 fn transition_table() {
     use Op::*;
-    let table: &[(K, Op, Option<K>)] = &[
-        (K::LoggedOut, Login, Some(K::Available)),
-        (K::LoggedOut, Ready, None),
-        (K::LoggedOut, NotReady, None),
-        (K::LoggedOut, Logout, Some(K::LoggedOut)),
-        (K::NotReady, Login, None),
-        (K::NotReady, Ready, Some(K::Available)),
-        (K::NotReady, NotReady, Some(K::NotReady)),
-        (K::NotReady, Logout, Some(K::LoggedOut)),
-        (K::Available, Login, None),
-        (K::Available, Ready, Some(K::Available)),
-        (K::Available, NotReady, Some(K::NotReady)),
-        (K::Available, Logout, Some(K::LoggedOut)),
-        (K::Reserved, Ready, None),
-        (K::Reserved, NotReady, None),
-        (K::Reserved, Answer, Some(K::OnCall)),
-        (K::Reserved, Reject, Some(K::Reserved)), // the call comes straight back to the only agent
-        (K::Reserved, End, None),
-        (K::Reserved, Abandon, Some(K::Available)),
-        (K::Reserved, OfferTimer, Some(K::Reserved)),
-        (K::Reserved, Logout, Some(K::LoggedOut)),
-        (K::OnCall, Ready, None),
-        (K::OnCall, NotReady, None),
-        (K::OnCall, Logout, None),
-        (K::OnCall, Answer, None),
-        (K::OnCall, Abandon, None),
-        (K::OnCall, End, Some(K::WrapUp)),
-        (K::WrapUp, Ready, Some(K::Available)),
-        (K::WrapUp, NotReady, Some(K::NotReady)),
-        (K::WrapUp, Logout, Some(K::LoggedOut)),
-        (K::WrapUp, WrapTimer, Some(K::Available)),
-        (K::WrapUp, Answer, None),
-        (K::WrapUp, End, None),
+    use Then::*;
+    let table: &[(K, Op, Option<K>, Then)] = &[
+        (K::LoggedOut, Login, Some(K::Available), Nothing),
+        (K::LoggedOut, Ready, None, Nothing),
+        (K::LoggedOut, NotReady, None, Nothing),
+        (K::LoggedOut, Logout, Some(K::LoggedOut), Nothing),
+        (K::NotReady, Login, None, Nothing),
+        (K::NotReady, Ready, Some(K::Available), Nothing),
+        (K::NotReady, NotReady, Some(K::NotReady), Nothing),
+        (K::NotReady, Logout, Some(K::LoggedOut), Nothing),
+        (K::Available, Login, None, Nothing),
+        (K::Available, Ready, Some(K::Available), Nothing),
+        (K::Available, NotReady, Some(K::NotReady), Nothing),
+        (K::Available, Logout, Some(K::LoggedOut), Nothing),
+        (K::Reserved, Ready, None, Nothing),
+        (K::Reserved, NotReady, None, Nothing),
+        (K::Reserved, Answer, Some(K::OnCall), CallWith("a1", 0)),
+        (K::Reserved, Reject, Some(K::Available), CallWith("a2", 1)), // the call moves on to a2
+        (K::Reserved, End, None, Nothing),
+        (K::Reserved, Abandon, Some(K::Available), CallGone),
+        (K::Reserved, OfferTimer, Some(K::Available), CallWith("a2", 1)),
+        (K::Reserved, Logout, Some(K::LoggedOut), CallWith("a2", 0)), // withdrawn, not missed
+        (K::OnCall, Ready, None, Nothing),
+        (K::OnCall, NotReady, None, Nothing),
+        (K::OnCall, Logout, None, Nothing),
+        (K::OnCall, Answer, None, Nothing),
+        (K::OnCall, Abandon, None, Nothing),
+        (K::OnCall, End, Some(K::WrapUp), CallGone),
+        (K::WrapUp, Ready, Some(K::Available), Nothing),
+        (K::WrapUp, NotReady, Some(K::NotReady), Nothing),
+        (K::WrapUp, Logout, Some(K::LoggedOut), Nothing),
+        (K::WrapUp, WrapTimer, Some(K::Available), Nothing),
+        (K::WrapUp, Answer, None, Nothing),
+        (K::WrapUp, End, None, Nothing),
+        (K::Reserved, Login, None, Nothing),
+        (K::OnCall, Login, None, Nothing),
+        (K::WrapUp, Login, None, Nothing),
     ];
-    for &(from, op, expected) in table {
+    for &(from, op, expected, then) in table {
         let w = world_in(from);
         let before = w.engine.agent(&"a1".into()).expect("agent");
         let result = apply(&w, op);
@@ -113,6 +132,21 @@ fn transition_table() {
             Some(to) => {
                 assert!(result.is_ok(), "{from:?} --{op:?}--> expected {to:?}, got {result:?}");
                 assert_eq!(w.state("a1"), to, "{from:?} --{op:?}-->");
+                match then {
+                    Nothing => {}
+                    CallWith(agent, missed) => {
+                        assert_eq!(
+                            w.agent_of("c1").as_deref(),
+                            Some(agent),
+                            "{from:?} --{op:?}-->"
+                        );
+                        let a1 = w.engine.agent(&"a1".into()).expect("agent");
+                        assert_eq!(a1.counters.consecutive_missed, missed, "{from:?} --{op:?}-->");
+                    }
+                    CallGone => {
+                        assert_eq!(w.engine.call_status(&"c1".into()), None, "{from:?} --{op:?}-->")
+                    }
+                }
             }
             None => {
                 assert!(result.is_err(), "{from:?} --{op:?}--> should be refused");

@@ -200,7 +200,7 @@ impl Pump {
                 }
             }
             Event::OfferEnded { .. } => {}
-            Event::CallAnswered { call, agent, queue, wait_ms, at } => {
+            Event::CallAnswered { call, agent, queue, wait_ms, at, .. } => {
                 self.stats(at).answered(&queue, wait_ms);
                 if let Some(p) = self.calls.get_mut(&call) {
                     p.record.agent = Some(agent.to_string());
@@ -215,7 +215,7 @@ impl Pump {
                     self.wrap.insert(agent, call);
                 }
             }
-            Event::CallAbandoned { call, queue, wait_ms, at } => {
+            Event::CallAbandoned { call, queue, wait_ms, at, .. } => {
                 self.stats(at).abandoned(&queue, wait_ms);
                 if let Some(p) = self.calls.get_mut(&call) {
                     p.record.wait_ms = Some(wait_ms as i64);

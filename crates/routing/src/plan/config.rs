@@ -957,7 +957,9 @@ fn compile_plan(
             },
             "percentage" => {
                 let branches = raw.branches.as_deref().unwrap_or_default();
-                let total: u32 = branches.iter().map(|b| b.weight).sum();
+                // In u64: weights come from the file, and u32 would wrap (or panic in debug)
+                // on e.g. [4294967295, 101].
+                let total: u64 = branches.iter().map(|b| u64::from(b.weight)).sum();
                 if total != 100 {
                     p.add(offset, at("branches"), format!("weights sum to {total}, not 100"));
                 }
@@ -1141,37 +1143,43 @@ fn check_graph(base: &str, start: usize, nodes: &[Node], offsets: &[usize], p: &
         Done,
     }
     let mut mark = vec![Mark::New; nodes.len()];
-    fn visit(
-        n: usize,
-        nodes: &[Node],
-        mark: &mut [Mark],
-        path: &mut Vec<usize>,
-    ) -> Option<Vec<usize>> {
-        mark[n] = Mark::Active;
-        path.push(n);
-        if !nodes[n].kind.takes_input() {
-            for next in nodes[n].kind.successors() {
-                match mark[next] {
-                    Mark::Active => {
-                        let from = path.iter().position(|x| *x == next).unwrap_or(0);
-                        return Some(path[from..].to_vec());
-                    }
-                    Mark::New => {
-                        if let Some(cycle) = visit(next, nodes, mark, path) {
-                            return Some(cycle);
-                        }
-                    }
-                    Mark::Done => {}
+    // Iterative: a plan may hold tens of thousands of nodes (the admin API accepts 4 MB of
+    // configuration), far deeper than the call stack. Each frame is a node and the index of
+    // the next successor to look at; `path` holds the nodes of the frames, in order.
+    fn visit(root: usize, nodes: &[Node], mark: &mut [Mark]) -> Option<Vec<usize>> {
+        let successors = |n: usize| -> Vec<usize> {
+            if nodes[n].kind.takes_input() {
+                Vec::new()
+            } else {
+                nodes[n].kind.successors()
+            }
+        };
+        let mut frames: Vec<(usize, Vec<usize>, usize)> = vec![(root, successors(root), 0)];
+        mark[root] = Mark::Active;
+        while let Some((n, next_nodes, i)) = frames.last_mut() {
+            let Some(&next) = next_nodes.get(*i) else {
+                mark[*n] = Mark::Done;
+                frames.pop();
+                continue;
+            };
+            *i += 1;
+            match mark[next] {
+                Mark::Active => {
+                    let from = frames.iter().position(|(x, _, _)| *x == next).unwrap_or(0);
+                    return Some(frames[from..].iter().map(|(x, _, _)| *x).collect());
                 }
+                Mark::New => {
+                    mark[next] = Mark::Active;
+                    frames.push((next, successors(next), 0));
+                }
+                Mark::Done => {}
             }
         }
-        path.pop();
-        mark[n] = Mark::Done;
         None
     }
     for n in 0..nodes.len() {
         if mark[n] == Mark::New {
-            if let Some(cycle) = visit(n, nodes, &mut mark, &mut Vec::new()) {
+            if let Some(cycle) = visit(n, nodes, &mut mark) {
                 let names: Vec<&str> = cycle.iter().map(|i| nodes[*i].name.as_str()).collect();
                 p.add(
                     offsets[cycle[0]],

@@ -506,6 +506,16 @@ impl Router {
         }
     }
 
+    /// Takes a call that waits in a queue out of it and out of its plan, for a transfer the
+    /// switch made while it waited: the engine hands the call back and the plan's session
+    /// ends, so the call id may be used again. Errors as [`Engine::withdraw_call`] (a call
+    /// ringing or talking to an agent cannot be withdrawn); on error nothing changed.
+    pub fn withdraw(&self, call: &CallId, now: Timestamp) -> Result<NewCall, Error> {
+        let back = self.engine.withdraw_call(call, now)?;
+        self.state.sessions.remove(call);
+        Ok(back)
+    }
+
     /// The call hung up while the plan had it (in the IVR, or queued): forget it.
     pub fn hangup(&self, call: &CallId, now: Timestamp) -> Result<(), Error> {
         if self.state.sessions.remove_if(call, |_, s| s.awaiting.is_some()).is_some() {
@@ -755,11 +765,21 @@ impl Router {
                     let last = self.state.last_agent.get(&key).map(|e| e.value().clone());
                     match last {
                         Some((agent, at)) if now.since(at) <= *lookback => {
-                            let logged_in = self
-                                .engine
-                                .agent(&agent)
+                            let snapshot = self.engine.agent(&agent);
+                            let logged_in = snapshot
+                                .as_ref()
                                 .is_some_and(|a| a.state != crate::agent::AgentState::LoggedOut);
-                            if logged_in {
+                            let member = snapshot
+                                .as_ref()
+                                .is_some_and(|a| a.queues.iter().any(|q| q.as_str() == queue));
+                            if logged_in && !member {
+                                // They could never take a call of this queue: do not hold the
+                                // caller for the whole wait.
+                                step(
+                                    &mut session,
+                                    format!("last agent of {key} is {agent}, who is not a member of queue {queue}"),
+                                );
+                            } else if logged_in {
                                 step(&mut session, format!("last agent of {key} is {agent}; offering first, waiting up to {} s", wait.as_secs()));
                                 return self.enqueue(
                                     session,
@@ -770,11 +790,12 @@ impl Router {
                                     Some((*wait, *next)),
                                     now,
                                 );
+                            } else {
+                                step(
+                                    &mut session,
+                                    format!("last agent of {key} is {agent}, who is logged out"),
+                                );
                             }
-                            step(
-                                &mut session,
-                                format!("last agent of {key} is {agent}, who is logged out"),
-                            );
                         }
                         Some((agent, _)) => step(
                             &mut session,
@@ -800,7 +821,8 @@ impl Router {
                     for (condition, target) in overflow {
                         if let OverflowCondition::WaitedOver(secs) = condition {
                             wait_limit = wait_limit.or(Some((Duration::from_secs(*secs), *target)));
-                        } else if let Some(why) = self.overflow_hit(condition, &queue_id, &required)
+                        } else if let Some(why) =
+                            self.overflow_hit(condition, &queue_id, &session.call, &required)
                         {
                             notes.push(format!("overflow ({why}) -> {}", plan.nodes[*target].name));
                             overflow_to = Some(*target);
@@ -820,11 +842,19 @@ impl Router {
                 }
                 NodeKind::Agent { agent, queue, wait, fallback } => {
                     let agent_id = AgentId::from(agent.as_str());
-                    let logged_in = self
-                        .engine
-                        .agent(&agent_id)
+                    let snapshot = self.engine.agent(&agent_id);
+                    let logged_in = snapshot
+                        .as_ref()
                         .is_some_and(|a| a.state != crate::agent::AgentState::LoggedOut);
-                    if logged_in {
+                    let member = snapshot
+                        .as_ref()
+                        .is_some_and(|a| a.queues.iter().any(|q| q.as_str() == queue));
+                    if logged_in && !member {
+                        step(
+                            &mut session,
+                            format!("agent {agent} is not a member of queue {queue}"),
+                        );
+                    } else if logged_in {
                         step(
                             &mut session,
                             format!("connect agent {agent}, waiting up to {} s", wait.as_secs()),
@@ -838,8 +868,9 @@ impl Router {
                             Some((*wait, *fallback)),
                             now,
                         );
+                    } else {
+                        step(&mut session, format!("agent {agent} is not logged in"));
                     }
-                    step(&mut session, format!("agent {agent} is not logged in"));
                     node = *fallback;
                 }
                 NodeKind::Transfer { number } => {
@@ -870,24 +901,28 @@ impl Router {
         )
     }
 
-    /// Why an entry overflow condition holds, if it does.
+    /// Why an entry overflow condition holds for `call` about to enter `queue` with extra
+    /// requirements `required`, if it does. Every check is an O(1) engine accessor (or a
+    /// bounded one for calls with extra skills): no agent scan, no queue copy.
     fn overflow_hit(
         &self,
         condition: &OverflowCondition,
         queue: &QueueId,
+        call: &NewCall,
         required: &[SkillRequirement],
     ) -> Option<String> {
-        let snapshot = self.engine.queue_snapshot(queue).ok()?;
         match condition {
-            OverflowCondition::NoAgentsLoggedIn => {
-                (snapshot.logged_in == 0).then(|| "no agent logged in".to_string())
-            }
+            OverflowCondition::NoAgentsLoggedIn => (self.engine.logged_in_count(queue).ok()? == 0)
+                .then(|| "no agent logged in".to_string()),
             OverflowCondition::NoQualifiedAgent => {
-                (!self.engine.has_qualified_agent(queue, required).unwrap_or(false))
+                (!self.engine.has_qualified_agent(queue, required).ok()?)
                     .then(|| "no qualified agent logged in".to_string())
             }
             OverflowCondition::EstimatedWaitOver(limit) => {
-                let wait = self.engine.estimated_wait(queue).ok()?;
+                let wait = self
+                    .engine
+                    .estimated_wait_for(queue, call.priority, call.arrived_at, required)
+                    .ok()?;
                 match wait {
                     None => Some("estimated wait unbounded: nobody logged in".to_string()),
                     Some(w) if w.as_secs() > *limit => {
@@ -896,8 +931,10 @@ impl Router {
                     Some(_) => None,
                 }
             }
-            OverflowCondition::QueueLengthOver(limit) => (snapshot.waiting.len() > *limit)
-                .then(|| format!("{} waiting > {limit}", snapshot.waiting.len())),
+            OverflowCondition::QueueLengthOver(limit) => {
+                let waiting = self.engine.waiting_count(queue).ok()?;
+                (waiting > *limit).then(|| format!("{waiting} waiting > {limit}"))
+            }
             OverflowCondition::WaitedOver(_) => None,
         }
     }
@@ -929,8 +966,14 @@ impl Router {
                 Decision { call: call_id, action: Action::Connect { offer }, trace: session.trace }
             }
             Ok(Routed::Queued { queue, position }) => {
-                let estimated_wait_s =
-                    self.engine.estimated_wait(&queue).ok().flatten().map(|d| d.as_secs());
+                // From the call's own place in line: a high-priority call is not given the
+                // estimate of the back of the line.
+                let estimated_wait_s = self
+                    .engine
+                    .estimated_wait_at(&queue, position)
+                    .ok()
+                    .flatten()
+                    .map(|d| d.as_secs());
                 Decision {
                     call: call_id,
                     action: Action::Queued { queue, position, estimated_wait_s },

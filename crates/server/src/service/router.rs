@@ -163,7 +163,7 @@ impl RouterService {
                         }
                     }
                     Some(CallStatus::Queued { .. }) => {
-                        engine.withdraw_call(&call, at)?;
+                        router.withdraw(&call, at)?;
                         self.board.to_pump(PumpMsg::Transferred { call: call.clone(), at });
                     }
                     Some(CallStatus::Offered { agent, .. }) => {
