@@ -115,21 +115,21 @@ pub fn simulate(
     Ok(Report::build(scenario, options, horizon, patience_s, &outputs))
 }
 
-/// Start and end of the reporting horizon, Unix milliseconds, on interval boundaries.
+/// Start and end of the reporting horizon, Unix milliseconds: a forecast's own intervals, or
+/// the recorded calls' span on interval boundaries.
 fn horizon(scenario: &Scenario) -> (u64, u64) {
     let interval = scenario.interval_ms();
-    let (first, last) = match &scenario.traffic {
+    match &scenario.traffic {
         Traffic::Forecast(f) => {
             let first = f.rows.iter().map(|r| r.start_ms).min().unwrap_or(0);
             let last = f.rows.iter().map(|r| r.start_ms + f.interval_ms).max().unwrap_or(first);
-            (first, last.saturating_sub(1))
+            let intervals = (last - first).div_ceil(interval).max(1);
+            (first, first + intervals * interval)
         }
-        Traffic::History(calls) => (
-            calls.first().map_or(0, |c| c.arrived_ms),
-            calls.last().map_or(0, |c| c.arrived_ms),
-        ),
-    };
-    let start = first - first % interval;
-    let end = (last - last % interval) + interval;
-    (start, end)
+        Traffic::History(calls) => {
+            let first = calls.first().map_or(0, |c| c.arrived_ms);
+            let last = calls.last().map_or(0, |c| c.arrived_ms);
+            (first - first % interval, (last - last % interval) + interval)
+        }
+    }
 }

@@ -195,7 +195,14 @@ impl Report {
             }
             let (arrived, timed_out, diverted, metrics, erlang) =
                 row(&counters, span, info.threshold_s, true);
-            summary.push(SummaryRow { queue: info.id.clone(), arrived, timed_out, diverted, metrics, erlang });
+            summary.push(SummaryRow {
+                queue: info.id.clone(),
+                arrived,
+                timed_out,
+                diverted,
+                metrics,
+                erlang,
+            });
         }
         if summary.len() > 1 {
             let counters: Vec<Counters> = totals
@@ -210,7 +217,14 @@ impl Report {
             // Agents in several queues are counted once per queue; a total headcount would
             // mislead.
             metrics.agents = None;
-            summary.push(SummaryRow { queue: "all".into(), arrived, timed_out, diverted, metrics, erlang: None });
+            summary.push(SummaryRow {
+                queue: "all".into(),
+                arrived,
+                timed_out,
+                diverted,
+                metrics,
+                erlang: None,
+            });
         }
         let traffic = match &scenario.traffic {
             Traffic::Forecast(f) => format!("forecast, {} rows", f.rows.len()),
@@ -296,17 +310,24 @@ impl Report {
             root.fill(&WHITE).map_err(|e| e.to_string())?;
             let (top, bottom) = root.split_vertically(400);
             let starts: Vec<&str> = {
-                let mut s: Vec<&str> = self.intervals.iter().map(|r| r.interval_start.as_str()).collect();
+                let mut s: Vec<&str> =
+                    self.intervals.iter().map(|r| r.interval_start.as_str()).collect();
                 s.dedup();
                 s
             };
             let n = starts.len().max(1);
             let index = |start: &str| starts.iter().position(|s| *s == start).unwrap_or(0);
             let label = |x: &usize| -> String {
-                starts.get(*x).map(|s| s.get(5..16).unwrap_or(s).replace('T', " ")).unwrap_or_default()
+                starts
+                    .get(*x)
+                    .map(|s| s.get(5..16).unwrap_or(s).replace('T', " "))
+                    .unwrap_or_default()
             };
             let mut chart = ChartBuilder::on(&top)
-                .caption("Service level per interval: simulated (solid) and Erlang (dashed)", ("sans-serif", 18))
+                .caption(
+                    "Service level per interval: simulated (solid) and Erlang (dashed)",
+                    ("sans-serif", 18),
+                )
                 .margin(10)
                 .x_label_area_size(30)
                 .y_label_area_size(50)
@@ -356,7 +377,10 @@ impl Report {
                 .filter_map(|r| r.metrics.offered.map(|e| e.mean))
                 .fold(1.0f64, f64::max);
             let mut calls = ChartBuilder::on(&bottom)
-                .caption("Calls offered (solid) and abandoned (dotted) per interval", ("sans-serif", 16))
+                .caption(
+                    "Calls offered (solid) and abandoned (dotted) per interval",
+                    ("sans-serif", 16),
+                )
                 .margin(10)
                 .x_label_area_size(30)
                 .y_label_area_size(50)
@@ -373,7 +397,10 @@ impl Report {
                         .collect()
                 };
                 calls
-                    .draw_series(LineSeries::new(series(|r| r.metrics.offered.map(|e| e.mean)), color.stroke_width(2)))
+                    .draw_series(LineSeries::new(
+                        series(|r| r.metrics.offered.map(|e| e.mean)),
+                        color.stroke_width(2),
+                    ))
                     .map_err(|e| e.to_string())?;
                 calls
                     .draw_series(DashedLineSeries::new(
@@ -395,10 +422,19 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "simulated {} to {} in {}-minute intervals: {} replication(s), seed {}, {} calls",
-            self.start, self.end, self.interval_min, self.replications, self.seed, self.calls_simulated
+            self.start,
+            self.end,
+            self.interval_min,
+            self.replications,
+            self.seed,
+            self.calls_simulated
         )?;
         writeln!(f, "traffic: {}; staffing: {}", self.traffic, self.staffing)?;
-        writeln!(f, "talk time: {} (plus each queue's wrap-up); patience: {}", self.handle, self.patience)?;
+        writeln!(
+            f,
+            "talk time: {} (plus each queue's wrap-up); patience: {}",
+            self.handle, self.patience
+        )?;
         writeln!(
             f,
             "service level = answered within the queue's threshold / answered (as Erlang's); \
@@ -408,7 +444,15 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "{:<12} {:>9} {:>9} {:>9} {:>17} {:>15} {:>15} {:>15} {:>15}",
-            "queue", "offered", "answered", "abandoned", "service level", "ASA s", "P(wait)", "abandon rate", "occupancy"
+            "queue",
+            "offered",
+            "answered",
+            "abandoned",
+            "service level",
+            "ASA s",
+            "P(wait)",
+            "abandon rate",
+            "occupancy"
         )?;
         let est = |e: Option<crate::stats::Estimate>, digits: usize| {
             e.map_or("-".to_string(), |e| format!("{:.d$} ± {:.d$}", e.mean, e.ci95, d = digits))
@@ -429,12 +473,19 @@ impl fmt::Display for Report {
                 est(m.occupancy, 3),
             )?;
             if let Some(e) = row.erlang {
-                let asa = if e.asa_s.is_finite() { format!("{:.1}", e.asa_s) } else { "inf".into() };
+                let asa =
+                    if e.asa_s.is_finite() { format!("{:.1}", e.asa_s) } else { "inf".into() };
                 writeln!(
                     f,
                     "{:<12} {:>9} {:>9} {:>9} {:>17.3} {:>15} {:>15.3} {:>15.3} {:>15.3}",
-                    format!("  {} ({})", if e.model == "erlang_a" { "Erlang A" } else { "Erlang C" }, e.agents),
-                    "", "", "",
+                    format!(
+                        "  {} ({})",
+                        if e.model == "erlang_a" { "Erlang A" } else { "Erlang C" },
+                        e.agents
+                    ),
+                    "",
+                    "",
+                    "",
                     e.service_level,
                     asa,
                     e.p_wait,

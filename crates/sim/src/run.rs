@@ -16,8 +16,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use switchboard_routing::plan::{Action, Decision, IncomingCall, NodeKind, Router};
 use switchboard_routing::{
-    AgentId, AgentProfile, AgentState, CallId, CallStatus, Event, NewCall, Observer, QueueId, SkillLevel,
-    Timestamp,
+    AgentId, AgentProfile, AgentState, CallId, CallStatus, Event, NewCall, Observer, QueueId,
+    SkillLevel, Timestamp,
 };
 
 use crate::dist::{exponential, HandleModel, Patience};
@@ -410,7 +410,9 @@ impl<'a> Sim<'a> {
                 let q = self.queue_index.get(r.queue.as_str()).copied();
                 let wrap_s = q.map_or(0, |q| self.wrap_ms[q as usize]) as f64 / 1000.0;
                 let talk_s = match &self.scenario.handle {
-                    HandleModel::Shape(shape) => shape.sample((r.aht_s - wrap_s).max(0.0), &mut self.rng),
+                    HandleModel::Shape(shape) => {
+                        shape.sample((r.aht_s - wrap_s).max(0.0), &mut self.rng)
+                    }
                     _ => (r.aht_s - wrap_s).max(0.0),
                 };
                 let patience = self.scenario.patience.sample(&mut self.rng);
@@ -441,9 +443,9 @@ impl<'a> Sim<'a> {
                     },
                     HandleModel::Empirical => resample(&mut self.rng),
                     HandleModel::Shape(shape) => {
-                        let mean = samples.filter(|s| !s.is_empty()).map_or(0.0, |s| {
-                            s.iter().sum::<f64>() / s.len() as f64
-                        });
+                        let mean = samples
+                            .filter(|s| !s.is_empty())
+                            .map_or(0.0, |s| s.iter().sum::<f64>() / s.len() as f64);
                         shape.sample(mean, &mut self.rng) + wrap_s
                     }
                 };
@@ -570,8 +572,13 @@ impl<'a> Sim<'a> {
         };
         match route {
             Route::Entry { dialed, .. } => {
-                let incoming =
-                    IncomingCall { id, caller, dialed, customer_id: None, attributes: Default::default() };
+                let incoming = IncomingCall {
+                    id,
+                    caller,
+                    dialed,
+                    customer_id: None,
+                    attributes: Default::default(),
+                };
                 let decision = self.router.start_call(incoming, t)?;
                 self.drain(now)?;
                 self.follow(slot, decision, now)?;
@@ -603,8 +610,7 @@ impl<'a> Sim<'a> {
             match &decision.action {
                 Action::Collect { .. } => {
                     let digits = self.digits_for(slot, &decision);
-                    decision =
-                        self.router.submit_digits(&decision.call, digits.as_deref(), t)?;
+                    decision = self.router.submit_digits(&decision.call, digits.as_deref(), t)?;
                     self.drain(now)?;
                 }
                 Action::Connect { .. } | Action::Queued { .. } => return Ok(()),

@@ -82,7 +82,9 @@ impl Scenario {
             }
         }
         if let Traffic::History(calls) = &self.traffic {
-            if let Some(c) = calls.iter().find(|c| !c.queue.is_empty() && !known.contains(c.queue.as_str())) {
+            if let Some(c) =
+                calls.iter().find(|c| !c.queue.is_empty() && !known.contains(c.queue.as_str()))
+            {
                 return Err(SimError::Scenario(format!(
                     "call records name queue {:?}, which is not a queue of the configuration",
                     c.queue
