@@ -26,6 +26,8 @@ enum Command {
     /// Call history: export the server's call records.
     #[command(subcommand)]
     History(cmd::history::HistoryCommand),
+    /// Simulate traffic through the routing plans on a virtual clock, beside Erlang.
+    Simulate(cmd::simulate::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
         Command::Route(args) => cmd::route::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::History(command) => cmd::history::run(command),
+        Command::Simulate(args) => cmd::simulate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,6 +4,7 @@ pub mod config;
 pub mod history;
 pub mod route;
 pub mod serve;
+pub mod simulate;
 
 use std::path::Path;
 

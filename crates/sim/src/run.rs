@@ -141,6 +141,8 @@ pub(crate) struct Sim<'a> {
     wrap_ms: Vec<u64>,
     routes: Vec<Route>,
     reach: Vec<Vec<BTreeSet<usize>>>,
+    /// Like `reach`, through queue nodes only.
+    queue_reach: Vec<Vec<BTreeSet<usize>>>,
     node_index: Vec<FastMap<String, usize>>,
     start_ms: u64,
     interval_ms: u64,
@@ -173,7 +175,8 @@ impl<'a> Sim<'a> {
         let queues = &config.queues;
         let queue_index: FastMap<QueueId, u32> =
             queues.iter().enumerate().map(|(i, q)| (q.id.clone(), i as u32)).collect();
-        let reach = reachable_queues(&config);
+        let reach = reachable_queues(&config, true);
+        let queue_reach = reachable_queues(&config, false);
         // A caller for queue q dials the first entry point (in number order) whose plan can
         // reach q.
         let routes = (0..queues.len())
@@ -229,6 +232,7 @@ impl<'a> Sim<'a> {
             wrap_ms: queues.iter().map(|q| q.wrap_up.as_millis() as u64).collect(),
             routes,
             reach,
+            queue_reach,
             node_index,
             start_ms,
             interval_ms,
@@ -651,8 +655,9 @@ impl<'a> Sim<'a> {
         }
     }
 
-    /// Digits for the input node a call waits in: the first menu option that leads to the
-    /// call's target queue (none: the prompt times out), or enough digits for a collect node.
+    /// Digits for the input node a call waits in: the first menu option (in key order) that
+    /// leads to the call's target queue through queue nodes, else through any node (a named
+    /// agent's queue), else none (the prompt times out); or enough digits for a collect node.
     fn digits_for(&self, slot: u32, decision: &Decision) -> Option<String> {
         let config = self.router.config();
         let target = self.calls[slot as usize].target.map(|q| q as usize);
@@ -660,10 +665,15 @@ impl<'a> Sim<'a> {
         let node_name = &decision.trace.last()?.node;
         let node = *self.node_index[plan].get(node_name)?;
         match &config.plans[plan].nodes[node].kind {
-            NodeKind::Menu { options, .. } => options
-                .iter()
-                .find(|(_, &next)| target.is_some_and(|q| self.reach[plan][next].contains(&q)))
-                .map(|(digit, _)| digit.clone()),
+            NodeKind::Menu { options, .. } => {
+                let q = target?;
+                [&self.queue_reach, &self.reach].into_iter().find_map(|reach| {
+                    options
+                        .iter()
+                        .find(|(_, &next)| reach[plan][next].contains(&q))
+                        .map(|(digit, _)| digit.clone())
+                })
+            }
             NodeKind::Collect { min_digits, .. } => Some("1".repeat((*min_digits).max(1) as usize)),
             _ => None,
         }

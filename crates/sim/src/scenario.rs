@@ -119,8 +119,13 @@ pub fn all_queues_profile(config: &RoutingConfig, id: &str) -> AgentProfile {
 }
 
 /// For each plan and node, the queues (ordinals) a call can reach from there; used to answer
-/// IVR menus the way a caller heading for a given queue would.
-pub(crate) fn reachable_queues(config: &RoutingConfig) -> Vec<Vec<BTreeSet<usize>>> {
+/// IVR menus the way a caller heading for a given queue would. With `through_agents` false,
+/// only queue nodes count (not a named agent's or the last agent's queue), so a caller for
+/// billing presses "billing", not "operator".
+pub(crate) fn reachable_queues(
+    config: &RoutingConfig,
+    through_agents: bool,
+) -> Vec<Vec<BTreeSet<usize>>> {
     let ordinal = |name: &str| config.queues.iter().position(|q| q.id.as_str() == name);
     config
         .plans
@@ -130,9 +135,12 @@ pub(crate) fn reachable_queues(config: &RoutingConfig) -> Vec<Vec<BTreeSet<usize
                 .nodes
                 .iter()
                 .map(|node| match &node.kind {
-                    NodeKind::Queue { queue, .. }
-                    | NodeKind::LastAgent { queue, .. }
-                    | NodeKind::Agent { queue, .. } => ordinal(queue).into_iter().collect(),
+                    NodeKind::Queue { queue, .. } => ordinal(queue).into_iter().collect(),
+                    NodeKind::LastAgent { queue, .. } | NodeKind::Agent { queue, .. }
+                        if through_agents =>
+                    {
+                        ordinal(queue).into_iter().collect()
+                    }
                     _ => BTreeSet::new(),
                 })
                 .collect();
