@@ -80,7 +80,10 @@ fn forecast_with_fixed_agents_writes_csv_json_and_chart() {
     let out = run("a");
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("service level = answered within the queue's threshold / answered"), "{stdout}");
+    assert!(
+        stdout.contains("service level = answered within the queue's threshold / answered"),
+        "{stdout}"
+    );
     assert!(stdout.contains("Erlang A (12)"), "{stdout}");
     let csv = std::fs::read_to_string(dir.join("a/intervals.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
@@ -89,7 +92,8 @@ fn forecast_with_fixed_agents_writes_csv_json_and_chart() {
     assert!(lines[1].starts_with("2026-11-23T08:00:00Z,support,"), "{csv}");
     assert!(lines[1].contains(",erlang_a,12,"), "{csv}");
     let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("a/summary.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("a/summary.json")).unwrap())
+            .unwrap();
     assert_eq!(json["replications"], 3);
     assert_eq!(json["summary"][0]["queue"], "support");
     let sl = json["summary"][0]["metrics"]["service_level"]["mean"].as_f64().unwrap();
@@ -156,7 +160,8 @@ fn history_replay_with_shifts_runs_the_example_plans() {
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap())
+            .unwrap();
     let row = |queue: &str| {
         json["summary"].as_array().unwrap().iter().find(|r| r["queue"] == queue).cloned()
     };
@@ -197,7 +202,11 @@ fn bad_input_names_file_line_and_field() {
         "{stderr}"
     );
 
-    std::fs::write(dir.join("other.csv"), "interval_start,queue,calls,aht_s\n2026-11-23T08:00:00Z,sales,10,180\n").unwrap();
+    std::fs::write(
+        dir.join("other.csv"),
+        "interval_start,queue,calls,aht_s\n2026-11-23T08:00:00Z,sales,10,180\n",
+    )
+    .unwrap();
     let out = switchboard(&[
         "simulate",
         "--config",
@@ -210,7 +219,9 @@ fn bad_input_names_file_line_and_field() {
         dir.join("out").to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("forecast queue \"sales\" is not a queue of the configuration"));
+    assert!(
+        text(&out.stderr).contains("forecast queue \"sales\" is not a queue of the configuration")
+    );
 
     // Traffic and staff are both required.
     let out = switchboard(&["simulate", "--config", "x.toml", "--out", "o"]);

@@ -98,8 +98,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         Traffic::Forecast(f) => f.rows.iter().map(|r| r.calls).sum::<f64>(),
         Traffic::History(calls) => calls.len() as f64,
     } * f64::from(args.replications);
-    let scenario =
-        Scenario { config, customers, traffic, staffing, handle, patience, interval_ms };
+    let scenario = Scenario { config, customers, traffic, staffing, handle, patience, interval_ms };
     let options = Options { seed: args.seed, replications: args.replications };
 
     let bar = if expected_calls >= PROGRESS_MIN_CALLS {

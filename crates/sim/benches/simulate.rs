@@ -40,8 +40,11 @@ fn scenario(calls: u32) -> Scenario {
     .expect("valid configuration");
     let mut text = String::from("interval_start,queue,calls,aht_s\n");
     for i in 0..calls.div_ceil(CALLS_PER_INTERVAL) {
-        let t = chrono::DateTime::from_timestamp(1_795_000_000 - 1_795_000_000 % 1800 + i64::from(i) * 1800, 0)
-            .expect("time");
+        let t = chrono::DateTime::from_timestamp(
+            1_795_000_000 - 1_795_000_000 % 1800 + i64::from(i) * 1800,
+            0,
+        )
+        .expect("time");
         text.push_str(&format!("{},support,{CALLS_PER_INTERVAL},180\n", t.to_rfc3339()));
     }
     Scenario {
@@ -62,8 +65,9 @@ fn bench(c: &mut Criterion) {
         let scenario = scenario(calls);
         group.bench_function(name, |b| {
             b.iter(|| {
-                let report = simulate(&scenario, &Options { seed: 1, replications: 1 }, &mut |_| {})
-                    .expect("runs");
+                let report =
+                    simulate(&scenario, &Options { seed: 1, replications: 1 }, &mut |_| {})
+                        .expect("runs");
                 assert!(report.calls_simulated > u64::from(calls) * 9 / 10);
                 report.calls_simulated
             })
