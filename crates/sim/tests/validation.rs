@@ -8,7 +8,7 @@ use switchboard_sim::{
     read_forecast, simulate, HandleModel, Options, Patience, Report, Scenario, Shape, Staffing,
     SummaryRow, Traffic,
 };
-use switchboard_wfm::erlang::{erlang_c, Load};
+use switchboard_wfm::erlang::erlang_c;
 
 /// A forecast of `hours` hours of half-hour intervals with `calls` per interval for each queue.
 fn forecast(queues: &[(&str, f64)], hours: u32, aht_s: f64) -> String {
