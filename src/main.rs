@@ -39,6 +39,8 @@ enum Command {
     Erlang(cmd::erlang::ErlangArgs),
     /// Per-interval agent requirements from a forecast (CSV for the scheduler, SVG chart).
     Staff(cmd::staff::StaffArgs),
+    /// Simulate traffic through the routing plans on a virtual clock, beside Erlang.
+    Simulate(cmd::simulate::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Forecast(args) => cmd::forecast::run(args),
         Command::Erlang(args) => cmd::erlang::run(args),
         Command::Staff(args) => cmd::staff::run(args),
+        Command::Simulate(args) => cmd::simulate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,6 +9,7 @@ pub mod loadgen;
 pub mod route;
 pub mod schedule;
 pub mod serve;
+pub mod simulate;
 pub mod staff;
 
 use std::path::Path;
