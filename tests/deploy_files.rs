@@ -229,7 +229,11 @@ fn check_dockerfile() -> Image {
 
     let records = parent(settings.records_db.to_str().unwrap());
     let volume: Vec<String> = serde_json::from_str(file.one("VOLUME")).unwrap();
-    assert_eq!(volume, [records.clone()], "Dockerfile: the records directory is the volume");
+    assert_eq!(
+        volume,
+        std::slice::from_ref(&records),
+        "Dockerfile: the records directory is the volume"
+    );
     assert!(
         file.all("COPY")
             .iter()

@@ -14,7 +14,7 @@ use switchboard_loadgen::{CenterSpec, Endpoint, Knobs, Options, Report, Scenario
 #[derive(Debug, Subcommand)]
 pub enum LoadgenCommand {
     /// Run scenarios and report (text, or JSON with --json).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the generated contact center, to start a separate server with it.
     Center(CenterArgs),
 }
@@ -125,7 +125,7 @@ pub fn run(command: LoadgenCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        LoadgenCommand::Run(args) => run_scenarios(args),
+        LoadgenCommand::Run(args) => run_scenarios(*args),
     }
 }
 
