@@ -277,10 +277,13 @@ impl Model {
     }
 
     /// Effective priority of a call at `at`: queue qc ages one point per 7 s.
-    fn score(&self, call: &CallId, at: Timestamp) -> f64 {
+    /// Effective priority in milliseconds of waiting (queue qc ages one point per 7 s), in
+    /// integers so that a tie is a tie (floats made 9.351714285714285 < 9.351714285714287).
+    fn score(&self, call: &CallId, at: Timestamp) -> i64 {
+        const AGING_MS_PER_POINT: i64 = 7_000;
         let info = &self.info[call];
-        let aging = if info.queue == 2 { at.since(info.arrived).as_secs_f64() / 7.0 } else { 0.0 };
-        f64::from(info.priority) + aging
+        let aging_ms = if info.queue == 2 { at.since(info.arrived).as_millis() as i64 } else { 0 };
+        i64::from(info.priority) * AGING_MS_PER_POINT + aging_ms
     }
 
     /// The offered call must be the best waiting call the agent could take across all its
