@@ -121,7 +121,10 @@ pub async fn run_against(endpoint: &Endpoint, options: &Options) -> anyhow::Resu
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
     let calls = Arc::new(AtomicU64::new(0));
     let mut in_flight = JoinSet::new();
-    let mut recorded: Vec<Recorded> = Vec::new();
+    // Every phase's recorder, snapshotted again for the accounting once everything has finished:
+    // an RPC that completes between a phase's report and the next phase's start still records
+    // into the old recorder, and the report's early snapshot would miss it.
+    let mut phase_recorders = Vec::new();
     let mut phases = Vec::new();
     for phase in &plan.phases {
         let recorder = traffic.begin_phase();
@@ -189,7 +192,7 @@ pub async fn run_against(endpoint: &Endpoint, options: &Options) -> anyhow::Resu
             &snapshot,
             cpu_used,
         ));
-        recorded.push(snapshot);
+        phase_recorders.push(recorder.clone());
         if calls.load(Ordering::Relaxed) >= options.max_calls {
             break;
         }
@@ -217,7 +220,7 @@ pub async fn run_against(endpoint: &Endpoint, options: &Options) -> anyhow::Resu
         &drain_snapshot,
         cpu_delta(cpu_before, cpu::sample(endpoint.cpu)),
     );
-    recorded.push(drain_snapshot);
+    phase_recorders.push(drain_recorder.clone());
     let _ = done_tx.send(true);
     let assignment_reconnects = watcher.await.unwrap_or(0);
     let mut stats_snapshots = 0;
@@ -225,6 +228,7 @@ pub async fn run_against(endpoint: &Endpoint, options: &Options) -> anyhow::Resu
         stats_snapshots += s.await.unwrap_or(0);
     }
 
+    let recorded: Vec<Recorded> = phase_recorders.iter().map(|r| r.snapshot()).collect();
     let mut tallies: BTreeMap<String, QueueTally> = BTreeMap::new();
     for r in &recorded {
         for (queue, t) in &r.queues {

@@ -188,7 +188,14 @@ pub struct Traffic {
     waiting: Waiting,
     /// Set when arrivals stop: calls in flight skip their pauses and finish at once.
     stop: watch::Receiver<bool>,
+    /// RPCs outstanding at once, like a switch's bounded request pool: without it, the drain
+    /// after a burst fires tens of thousands of RPCs in the same instant and the client's
+    /// HTTP/2 connections fail them locally (tonic `Unknown: transport error`).
+    outstanding: Arc<tokio::sync::Semaphore>,
 }
+
+/// RPCs the generator keeps outstanding at once, all connections together.
+const MAX_OUTSTANDING_RPCS: usize = 1_024;
 
 impl Traffic {
     /// Traffic over `clients`; `stop` fast-forwards the calls in flight.
@@ -207,6 +214,7 @@ impl Traffic {
             run_id: Arc::from(run_id),
             waiting: Arc::default(),
             stop,
+            outstanding: Arc::new(tokio::sync::Semaphore::new(MAX_OUTSTANDING_RPCS)),
         }
     }
 
@@ -242,8 +250,12 @@ impl Traffic {
     where
         F: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
+        // Latency counts from when the RPC was ready to go, waiting for a slot included.
         let started = Instant::now();
-        let result = call.await;
+        let result = match self.outstanding.acquire().await {
+            Ok(_slot) => call.await,
+            Err(_) => Err(tonic::Status::cancelled("load generator closed")),
+        };
         let code = result.as_ref().err().map_or(tonic::Code::Ok, tonic::Status::code);
         self.recorder().rpc(rpc, started.elapsed(), code);
         if let Err(e) = &result {
