@@ -17,6 +17,23 @@ pub struct ErlangArgs {
     /// Average handle time, talk plus wrap-up (e.g. 180s).
     #[arg(long)]
     pub aht: String,
+    /// What the headcount must achieve, and caller patience.
+    #[command(flatten)]
+    pub goals: GoalArgs,
+    /// Fraction of paid time off the phones (breaks, training, absence).
+    #[arg(long, default_value_t = 0.0)]
+    pub shrinkage: f64,
+    /// Evaluate this many agents on the phones instead of searching.
+    #[arg(long)]
+    pub agents: Option<u32>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The staffing goals shared by `erlang` and `staff`: targets and caller patience.
+#[derive(Debug, Args)]
+pub struct GoalArgs {
     /// Service-level target PERCENT/SECONDS (e.g. 80/20s).
     #[arg(long, default_value = "80/20s")]
     pub target: String,
@@ -29,43 +46,37 @@ pub struct ErlangArgs {
     /// Share of callers abandoning at most (e.g. 0.05; needs --patience).
     #[arg(long)]
     pub max_abandon: Option<f64>,
-    /// Fraction of paid time off the phones (breaks, training, absence).
-    #[arg(long, default_value_t = 0.0)]
-    pub shrinkage: f64,
     /// Mean caller patience (e.g. 300s): Erlang A instead of Erlang C.
     #[arg(long)]
     pub patience: Option<String>,
-    /// Evaluate this many agents on the phones instead of searching.
-    #[arg(long)]
-    pub agents: Option<u32>,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
-/// Builds the targets from the common flags.
-pub fn targets(
-    target: &str,
-    asa: Option<&str>,
-    max_occupancy: Option<f64>,
-    max_abandon: Option<f64>,
-) -> anyhow::Result<Targets> {
-    let service_level: ServiceLevelTarget = target.parse().context("--target")?;
-    let max_asa_s = asa.map(parse_duration_s).transpose().context("--asa")?;
-    Ok(Targets { service_level: Some(service_level), max_asa_s, max_occupancy, max_abandon })
+impl GoalArgs {
+    /// The targets, and the patience in seconds when Erlang A applies.
+    pub fn parse(&self) -> anyhow::Result<(Targets, Option<f64>)> {
+        let service_level: ServiceLevelTarget = self.target.parse().context("--target")?;
+        let max_asa_s = self.asa.as_deref().map(parse_duration_s).transpose().context("--asa")?;
+        let patience_s =
+            self.patience.as_deref().map(parse_duration_s).transpose().context("--patience")?;
+        if self.max_abandon.is_some() && patience_s.is_none() {
+            anyhow::bail!("--max-abandon needs --patience (callers never abandon under Erlang C)");
+        }
+        let targets = Targets {
+            service_level: Some(service_level),
+            max_asa_s,
+            max_occupancy: self.max_occupancy,
+            max_abandon: self.max_abandon,
+        };
+        Ok((targets, patience_s))
+    }
 }
 
 /// Runs the calculation.
 pub fn run(args: ErlangArgs) -> anyhow::Result<()> {
     let interval_s = parse_duration_s(&args.interval).context("--interval")?;
     let aht_s = parse_duration_s(&args.aht).context("--aht")?;
-    let targets = targets(&args.target, args.asa.as_deref(), args.max_occupancy, args.max_abandon)?;
-    if args.max_abandon.is_some() && args.patience.is_none() {
-        anyhow::bail!("--max-abandon needs --patience (callers never abandon under Erlang C)");
-    }
+    let (targets, patience_s) = args.goals.parse()?;
     let mut load = Load::new(args.calls, interval_s, aht_s)?;
-    let patience_s =
-        args.patience.as_deref().map(parse_duration_s).transpose().context("--patience")?;
     if let Some(patience_s) = patience_s {
         load = load.with_patience(patience_s)?;
     }

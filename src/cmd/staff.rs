@@ -25,24 +25,12 @@ pub struct StaffArgs {
     /// Interval length (15m, 30m, 60m); default: the spacing of the forecast rows.
     #[arg(long)]
     pub interval: Option<String>,
-    /// Service-level target PERCENT/SECONDS.
-    #[arg(long, default_value = "80/20s")]
-    pub target: String,
-    /// Average speed of answer at most (e.g. 30s).
-    #[arg(long)]
-    pub asa: Option<String>,
-    /// Occupancy at most (e.g. 0.85).
-    #[arg(long)]
-    pub max_occupancy: Option<f64>,
-    /// Share of callers abandoning at most (needs --patience).
-    #[arg(long)]
-    pub max_abandon: Option<f64>,
+    /// What each interval's headcount must achieve, and caller patience.
+    #[command(flatten)]
+    pub goals: super::erlang::GoalArgs,
     /// Fraction of paid time off the phones.
     #[arg(long, default_value_t = 0.3)]
     pub shrinkage: f64,
-    /// Mean caller patience (e.g. 300s): Erlang A instead of Erlang C.
-    #[arg(long)]
-    pub patience: Option<String>,
     /// Handle time for forecast rows without one (e.g. 240s).
     #[arg(long)]
     pub aht: Option<String>,
@@ -79,23 +67,11 @@ pub fn run(args: StaffArgs) -> anyhow::Result<()> {
                 .seconds()
         }
     };
-    if args.max_abandon.is_some() && args.patience.is_none() {
-        anyhow::bail!("--max-abandon needs --patience (callers never abandon under Erlang C)");
-    }
+    let (targets, patience_s) = args.goals.parse()?;
     let options = StaffingOptions {
-        targets: super::erlang::targets(
-            &args.target,
-            args.asa.as_deref(),
-            args.max_occupancy,
-            args.max_abandon,
-        )?,
+        targets,
         shrinkage: args.shrinkage,
-        patience_s: args
-            .patience
-            .as_deref()
-            .map(parse_duration_s)
-            .transpose()
-            .context("--patience")?,
+        patience_s,
         interval_s,
         default_aht_s: args.aht.as_deref().map(parse_duration_s).transpose().context("--aht")?,
     };
