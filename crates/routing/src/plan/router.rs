@@ -765,13 +765,7 @@ impl Router {
                     let last = self.state.last_agent.get(&key).map(|e| e.value().clone());
                     match last {
                         Some((agent, at)) if now.since(at) <= *lookback => {
-                            let snapshot = self.engine.agent(&agent);
-                            let logged_in = snapshot
-                                .as_ref()
-                                .is_some_and(|a| a.state != crate::agent::AgentState::LoggedOut);
-                            let member = snapshot
-                                .as_ref()
-                                .is_some_and(|a| a.queues.iter().any(|q| q.as_str() == queue));
+                            let (logged_in, member) = self.logged_in_member(&agent, queue);
                             if logged_in && !member {
                                 // They could never take a call of this queue: do not hold the
                                 // caller for the whole wait.
@@ -842,13 +836,7 @@ impl Router {
                 }
                 NodeKind::Agent { agent, queue, wait, fallback } => {
                     let agent_id = AgentId::from(agent.as_str());
-                    let snapshot = self.engine.agent(&agent_id);
-                    let logged_in = snapshot
-                        .as_ref()
-                        .is_some_and(|a| a.state != crate::agent::AgentState::LoggedOut);
-                    let member = snapshot
-                        .as_ref()
-                        .is_some_and(|a| a.queues.iter().any(|q| q.as_str() == queue));
+                    let (logged_in, member) = self.logged_in_member(&agent_id, queue);
                     if logged_in && !member {
                         step(
                             &mut session,
@@ -937,6 +925,17 @@ impl Router {
             }
             OverflowCondition::WaitedOver(_) => None,
         }
+    }
+
+    /// Whether `agent` is logged in, and whether they are a member of `queue` (a last-agent
+    /// or connect-agent node must not hold a caller for someone who can never take the call).
+    fn logged_in_member(&self, agent: &AgentId, queue: &str) -> (bool, bool) {
+        let snapshot = self.engine.agent(agent);
+        let logged_in =
+            snapshot.as_ref().is_some_and(|a| a.state != crate::agent::AgentState::LoggedOut);
+        let member =
+            snapshot.as_ref().is_some_and(|a| a.queues.iter().any(|q| q.as_str() == queue));
+        (logged_in, member)
     }
 
     #[allow(clippy::too_many_arguments)]
