@@ -7,7 +7,9 @@ use anyhow::{bail, Context};
 use chrono::NaiveDate;
 use clap::Args;
 use switchboard_wfm::forecast::backtest::mean_wape;
-use switchboard_wfm::forecast::{forecast_queues, write_forecast_csv, ForecastOptions, Method};
+use switchboard_wfm::forecast::{
+    forecast_queues, write_forecast_csv, Forecast, ForecastOptions, ForecastRow, Method,
+};
 use switchboard_wfm::history::{read_history, ReadOptions};
 use switchboard_wfm::series::{aggregate, QueueSeries};
 use switchboard_wfm::units::{parse_duration_s, IntervalLength};
@@ -74,7 +76,7 @@ pub fn load_series(
 }
 
 /// `FILE:LINE: column C: message` for a bad row, `FILE: message` otherwise.
-fn located(path: &Path, e: &WfmError) -> String {
+pub fn located(path: &Path, e: &WfmError) -> String {
     match e {
         WfmError::BadRow { line, column, message } => {
             format!("{}:{line}: column {column}: {message}", path.display())
@@ -89,45 +91,17 @@ pub fn parse_tz(text: &str) -> anyhow::Result<chrono_tz::Tz> {
         .map_err(|_| anyhow::anyhow!("--tz: {text:?} is not an IANA time zone like Europe/Paris"))
 }
 
-fn special_days(args: &ForecastArgs) -> anyhow::Result<Vec<NaiveDate>> {
-    let mut days = Vec::new();
-    for text in args.holidays.iter().filter(|t| !t.trim().is_empty()) {
-        days.push(
-            text.trim()
-                .parse()
-                .with_context(|| format!("--holidays: {text:?} is not a date like 2026-12-25"))?,
-        );
-    }
-    if let Some(path) = &args.holidays_file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        for (n, line) in text.lines().enumerate() {
-            let line = line.split('#').next().unwrap_or("").trim();
-            if line.is_empty() {
-                continue;
-            }
-            days.push(line.parse().with_context(|| {
-                format!("{}:{}: {line:?} is not a date like 2026-12-25", path.display(), n + 1)
-            })?);
-        }
-    }
-    Ok(days)
-}
-
 /// Runs the forecast.
 pub fn run(args: ForecastArgs) -> anyhow::Result<()> {
     let interval = IntervalLength::parse(&args.interval).context("--interval")?;
-    let horizon_s = parse_duration_s(&args.horizon).context("--horizon")?;
-    if horizon_s < 86_400.0 || horizon_s % 86_400.0 != 0.0 {
-        bail!("--horizon: {:?} is not a whole number of days like 7d", args.horizon);
-    }
+    let horizon_days = parse_horizon_days(&args.horizon)?;
     let method = Method::parse(&args.method).context("--method")?;
     let tz = parse_tz(&args.tz)?;
-    let special = special_days(&args)?;
+    let special = special_days(&args.holidays, args.holidays_file.as_deref())?;
     let series = load_series(&args.history, tz, interval, args.skip_bad)?;
     let options = ForecastOptions {
         method,
-        horizon_days: (horizon_s / 86_400.0) as usize,
+        horizon_days,
         backtest_origins: args.origins,
         backtest: args.backtest,
     };
@@ -135,10 +109,7 @@ pub fn run(args: ForecastArgs) -> anyhow::Result<()> {
     if args.out.as_os_str() == "-" {
         write_forecast_csv(&forecast.rows, &mut std::io::stdout().lock())?;
     } else {
-        let file = std::fs::File::create(&args.out)
-            .with_context(|| format!("cannot create {}", args.out.display()))?;
-        write_forecast_csv(&forecast.rows, &mut std::io::BufWriter::new(file))
-            .with_context(|| format!("cannot write {}", args.out.display()))?;
+        write_forecast_file(&args.out, &forecast.rows)?;
     }
     // Reports go to stderr when the forecast itself is on stdout.
     let mut report: Box<dyn std::io::Write> = if args.out.as_os_str() == "-" {
@@ -167,6 +138,63 @@ pub fn run(args: ForecastArgs) -> anyhow::Result<()> {
             }
         }
     }
+    for line in choice_lines(&forecast, method) {
+        writeln!(report, "{line}")?;
+    }
+    if args.out.as_os_str() != "-" {
+        writeln!(report, "{}: {} rows", args.out.display(), forecast.rows.len())?;
+    }
+    Ok(())
+}
+
+/// Special days from `--holidays` and the lines of `--holidays-file`.
+pub fn special_days(holidays: &[String], file: Option<&Path>) -> anyhow::Result<Vec<NaiveDate>> {
+    let mut days = Vec::new();
+    for text in holidays.iter().filter(|t| !t.trim().is_empty()) {
+        days.push(
+            text.trim()
+                .parse()
+                .with_context(|| format!("--holidays: {text:?} is not a date like 2026-12-25"))?,
+        );
+    }
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            days.push(line.parse().with_context(|| {
+                format!("{}:{}: {line:?} is not a date like 2026-12-25", path.display(), n + 1)
+            })?);
+        }
+    }
+    Ok(days)
+}
+
+/// Parses `--horizon`: a whole number of days like `7d`.
+pub fn parse_horizon_days(text: &str) -> anyhow::Result<usize> {
+    let horizon_s = parse_duration_s(text).context("--horizon")?;
+    if horizon_s < 86_400.0 || horizon_s % 86_400.0 != 0.0 {
+        bail!("--horizon: {text:?} is not a whole number of days like 7d");
+    }
+    Ok((horizon_s / 86_400.0) as usize)
+}
+
+/// Writes a forecast CSV to `path`.
+pub fn write_forecast_file(path: &Path, rows: &[ForecastRow]) -> anyhow::Result<()> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    write_forecast_csv(rows, &mut out)
+        .and_then(|()| out.flush().map_err(WfmError::from))
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// One line per queue: the method chosen, its volume and the backtest's mean WAPE per method.
+pub fn choice_lines(forecast: &Forecast, method: Method) -> Vec<String> {
+    let mut lines = Vec::new();
     for choice in &forecast.choices {
         let means = mean_wape(&choice.backtest, &Method::CANDIDATES);
         let detail = means
@@ -177,8 +205,7 @@ pub fn run(args: ForecastArgs) -> anyhow::Result<()> {
         let queue_rows = forecast.rows.iter().filter(|r| r.queue == choice.queue);
         let (intervals, calls) = queue_rows.fold((0, 0.0), |(n, c), r| (n + 1, c + r.calls));
         if detail.is_empty() {
-            writeln!(
-                report,
+            lines.push(format!(
                 "{}: {} ({intervals} intervals, {calls:.0} calls{})",
                 choice.queue,
                 choice.method,
@@ -187,17 +214,13 @@ pub fn run(args: ForecastArgs) -> anyhow::Result<()> {
                 } else {
                     ""
                 }
-            )?;
+            ));
         } else {
-            writeln!(
-                report,
+            lines.push(format!(
                 "{}: {} ({intervals} intervals, {calls:.0} calls; backtest mean WAPE: {detail})",
                 choice.queue, choice.method
-            )?;
+            ));
         }
     }
-    if args.out.as_os_str() != "-" {
-        writeln!(report, "{}: {} rows", args.out.display(), forecast.rows.len())?;
-    }
-    Ok(())
+    lines
 }

@@ -39,8 +39,13 @@ pub struct GenerateArgs {
     /// IANA time zone of the center's opening hours (weekdays 08-20, Saturday 09-17).
     #[arg(long, default_value = "America/New_York")]
     pub tz: String,
-    /// Queues as NAME:CALLS_PER_WEEK:AHT_SECONDS, comma separated.
-    #[arg(long, value_delimiter = ',', default_value = "sales:4000:240,support:9000:380")]
+    /// Queues as NAME:CALLS_PER_WEEK:AHT_SECONDS, comma separated; the default matches the
+    /// queues of deploy/examples/contact-center.toml.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "billing:2400:300,technical:1800:420,sales:1500:240,vip:300:360"
+    )]
     pub queues: Vec<String>,
     /// Volume growth per week, in percent.
     #[arg(long, default_value_t = 0.5)]

@@ -6,6 +6,7 @@ pub mod forecast;
 pub mod health;
 pub mod history;
 pub mod loadgen;
+pub mod plan;
 pub mod route;
 pub mod schedule;
 pub mod serve;

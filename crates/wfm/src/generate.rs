@@ -57,8 +57,11 @@ impl Default for GeneratorConfig {
             weeks: 16,
             tz: "America/New_York".parse().unwrap_or(Tz::UTC),
             queues: vec![
-                QueueProfile { name: "sales".into(), calls_per_week: 4_000.0, aht_s: 240.0 },
-                QueueProfile { name: "support".into(), calls_per_week: 9_000.0, aht_s: 380.0 },
+                // The queues of the example center (deploy/examples/contact-center.toml).
+                QueueProfile { name: "billing".into(), calls_per_week: 2_400.0, aht_s: 300.0 },
+                QueueProfile { name: "technical".into(), calls_per_week: 1_800.0, aht_s: 420.0 },
+                QueueProfile { name: "sales".into(), calls_per_week: 1_500.0, aht_s: 240.0 },
+                QueueProfile { name: "vip".into(), calls_per_week: 300.0, aht_s: 360.0 },
             ],
             trend_per_week: 0.005,
             day_noise: 0.06,

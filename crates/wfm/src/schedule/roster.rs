@@ -6,15 +6,25 @@
 //! `min_days_off` days off. Soft: two of those days consecutive, contracted minimum hours.
 //! What cannot be met is reported, never silently dropped.
 //!
-//! Method: each agent first gets a preferred pair of consecutive days off, placed where the
-//! week has the fewest shifts per available agent; shifts are then assigned in start order to
-//! the qualified agent furthest below their minimum hours (then with fewest hours), keeping
-//! the preferred days off; a second pass gives the shifts still open to agents who can work a
-//! preferred day off without dropping below `min_days_off`.
+//! Method: a greedy construction, then local search. Greedy: each agent first gets a
+//! preferred pair of consecutive days off, placed where the week has the fewest shifts per
+//! available agent; shifts are then assigned in start order to the qualified agent furthest
+//! below their minimum hours (then with fewest hours), keeping the preferred days off; a
+//! second pass gives the shifts still open to agents who can work a preferred day off without
+//! dropping below `min_days_off`. Local search then minimises the weighted soft violations
+//! (open shifts first, then hours below minimum, then no two consecutive days off) with
+//! first-improvement moves: give an open shift to an agent (directly, or after that agent
+//! hands one of their shifts to a third), move a shift to another agent, swap two agents'
+//! shifts. Every move keeps the hard rules; the move order comes from a seeded generator, so
+//! a run is deterministic unless the time limit stops it first.
 
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use chrono::{Datelike, NaiveDate, Timelike};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 
 use super::requirement::Requirement;
 use super::solve::Schedule;
@@ -239,6 +249,9 @@ pub struct Roster {
     pub agents: Vec<AgentRoster>,
     /// What could not be satisfied.
     pub problems: Vec<RosterProblem>,
+    /// Weighted violations: open shifts, hours below minimum, no two consecutive days off
+    /// (see [`UNASSIGNED_WEIGHT_PER_HOUR`] and the other weights). Lower is better.
+    pub penalty: f64,
 }
 
 /// Why rostering could not start.
@@ -255,6 +268,31 @@ pub enum RosterError {
     UnknownTemplate(String),
 }
 
+/// How [`assign_with`] searches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RosterOptions {
+    /// Wall-clock budget of the local search after the greedy construction.
+    pub time_limit: Duration,
+    /// Seed of the order in which moves are tried: the same seed gives the same roster (unless
+    /// the time limit cuts the search short).
+    pub seed: u64,
+    /// Improve the greedy roster by local search; `false` returns the greedy one.
+    pub improve: bool,
+}
+
+impl Default for RosterOptions {
+    fn default() -> Self {
+        RosterOptions { time_limit: Duration::from_secs(2), seed: 1, improve: true }
+    }
+}
+
+/// Weight of an unassigned shift, per paid hour: open shifts dominate every other violation.
+pub const UNASSIGNED_WEIGHT_PER_HOUR: f64 = 100.0;
+/// Weight of one hour below an agent's contracted minimum.
+pub const BELOW_MIN_WEIGHT_PER_HOUR: f64 = 10.0;
+/// Weight of an agent without two consecutive days off (as much as four hours below minimum).
+pub const NO_CONSECUTIVE_DAYS_OFF_WEIGHT: f64 = 40.0;
+
 struct ShiftFacts {
     start: u32,
     end: u32,
@@ -269,42 +307,90 @@ fn has_two_consecutive(days_off: &[usize]) -> bool {
     days_off.windows(2).any(|w| w[1] == w[0] + 1)
 }
 
-/// Assigns agents to the schedule's shifts under `rules`.
-pub fn assign(
-    schedule: &Schedule,
-    requirement: &Requirement,
-    templates: &[ShiftTemplate],
-    agents: &[Agent],
-    rules: &RosterRules,
-) -> Result<Roster, RosterError> {
-    let first_day: NaiveDate = requirement.local_at(0).date();
-    let mut facts = Vec::with_capacity(schedule.shifts.len());
-    for shift in &schedule.shifts {
-        let template = templates
-            .iter()
-            .position(|t| t.name == shift.template)
-            .ok_or_else(|| RosterError::UnknownTemplate(shift.template.clone()))?;
-        let local = requirement.local_at(shift.start_minute);
-        let day = (local.date() - first_day).num_days().max(0) as usize;
-        if day >= DAYS_PER_WEEK {
-            return Err(RosterError::LongerThanAWeek { days: day + 1 });
-        }
-        facts.push(ShiftFacts {
-            start: shift.start_minute,
-            end: shift.end_minute,
-            day,
-            weekday: local.weekday().num_days_from_monday() as usize,
-            minute_of_day: local.hour() * 60 + local.minute(),
-            template,
-            hours: shift.paid_hours,
-        });
-    }
-    let days = facts.iter().map(|f| f.day + 1).max().unwrap_or(0).max(1);
+/// The fixed part of a rostering problem: shifts, agents, rules and who may work what.
+struct Instance<'a> {
+    facts: Vec<ShiftFacts>,
+    agents: &'a [Agent],
+    templates: &'a [ShiftTemplate],
+    rules: &'a RosterRules,
+    /// Days in the horizon (at most a week).
+    days: usize,
+    /// `eligible[s][a]`: agent `a` has the skills and availability for shift `s`.
+    eligible: Vec<Vec<bool>>,
+}
 
-    let skilled = |agent: &Agent, f: &ShiftFacts| {
-        templates[f.template].skills.iter().all(|s| agent.skills.contains(s))
-    };
-    let available = |agent: &Agent, f: &ShiftFacts| {
+/// A roster under construction: who works what.
+#[derive(Clone)]
+struct State {
+    assignment: Vec<Option<usize>>,
+    /// Per agent, shifts in start order.
+    rostered: Vec<Vec<usize>>,
+    hours: Vec<f64>,
+}
+
+impl State {
+    fn give(&mut self, instance: &Instance<'_>, a: usize, s: usize) {
+        let start = instance.facts[s].start;
+        let position = self.rostered[a].partition_point(|&x| instance.facts[x].start < start);
+        self.rostered[a].insert(position, s);
+        self.hours[a] += instance.facts[s].hours;
+        self.assignment[s] = Some(a);
+    }
+
+    fn take(&mut self, instance: &Instance<'_>, a: usize, s: usize) {
+        self.rostered[a].retain(|&x| x != s);
+        self.hours[a] -= instance.facts[s].hours;
+        self.assignment[s] = None;
+    }
+}
+
+impl<'a> Instance<'a> {
+    fn new(
+        schedule: &Schedule,
+        requirement: &Requirement,
+        templates: &'a [ShiftTemplate],
+        agents: &'a [Agent],
+        rules: &'a RosterRules,
+    ) -> Result<Self, RosterError> {
+        let first_day: NaiveDate = requirement.local_at(0).date();
+        let mut facts = Vec::with_capacity(schedule.shifts.len());
+        for shift in &schedule.shifts {
+            let template = templates
+                .iter()
+                .position(|t| t.name == shift.template)
+                .ok_or_else(|| RosterError::UnknownTemplate(shift.template.clone()))?;
+            let local = requirement.local_at(shift.start_minute);
+            let day = (local.date() - first_day).num_days().max(0) as usize;
+            if day >= DAYS_PER_WEEK {
+                return Err(RosterError::LongerThanAWeek { days: day + 1 });
+            }
+            facts.push(ShiftFacts {
+                start: shift.start_minute,
+                end: shift.end_minute,
+                day,
+                weekday: local.weekday().num_days_from_monday() as usize,
+                minute_of_day: local.hour() * 60 + local.minute(),
+                template,
+                hours: shift.paid_hours,
+            });
+        }
+        let days = facts.iter().map(|f| f.day + 1).max().unwrap_or(0).max(1);
+        let mut instance = Instance { facts, agents, templates, rules, days, eligible: Vec::new() };
+        instance.eligible = instance
+            .facts
+            .iter()
+            .map(|f| {
+                agents.iter().map(|a| instance.skilled(a, f) && instance.available(a, f)).collect()
+            })
+            .collect();
+        Ok(instance)
+    }
+
+    fn skilled(&self, agent: &Agent, f: &ShiftFacts) -> bool {
+        self.templates[f.template].skills.iter().all(|s| agent.skills.contains(s))
+    }
+
+    fn available(&self, agent: &Agent, f: &ShiftFacts) -> bool {
         if agent.availability.is_empty() {
             return true;
         }
@@ -319,127 +405,333 @@ pub fn assign(
                 && f.minute_of_day + MINUTES_PER_DAY + length <= w.to_minute;
             same_day || previous
         })
-    };
-
-    // Preferred days off: a consecutive pair where shifts per available agent are fewest.
-    let mut shifts_per_day = vec![0.0; days];
-    for f in &facts {
-        shifts_per_day[f.day] += 1.0;
-    }
-    let mut working_per_day = vec![agents.len() as f64; days];
-    let mut preferred_off: Vec<Vec<usize>> = vec![Vec::new(); agents.len()];
-    if rules.min_days_off > 0 && days >= 2 && days + rules.min_days_off as usize > DAYS_PER_WEEK {
-        for (a, _) in agents.iter().enumerate() {
-            let pair = (0..days - 1)
-                .min_by(|&x, &y| {
-                    let load = |d: usize| shifts_per_day[d] / working_per_day[d].max(1.0);
-                    (load(x) + load(x + 1)).total_cmp(&(load(y) + load(y + 1)))
-                })
-                .unwrap_or(0);
-            preferred_off[a] = vec![pair, pair + 1];
-            working_per_day[pair] -= 1.0;
-            working_per_day[pair + 1] -= 1.0;
-        }
     }
 
-    let mut assignment: Vec<Option<usize>> = vec![None; facts.len()];
-    let mut rostered: Vec<Vec<usize>> = vec![Vec::new(); agents.len()];
-    let mut hours = vec![0.0; agents.len()];
-    let mut order: Vec<usize> = (0..facts.len()).collect();
-    order.sort_by_key(|&s| (facts[s].start, s));
-
-    let forbidden = |first: usize, second: usize| {
-        let (a, b) = (&facts[first], &facts[second]);
+    /// `second` is forbidden to follow `first` on the next day.
+    fn forbidden(&self, first: usize, second: usize) -> bool {
+        let (a, b) = (&self.facts[first], &self.facts[second]);
         b.day == a.day + 1
-            && rules
-                .forbidden_sequences
-                .iter()
-                .any(|(x, y)| templates[a.template].name == *x && templates[b.template].name == *y)
-    };
-    let fits =
-        |a: usize, s: usize, rostered: &[Vec<usize>], hours: &[f64], keep_preferred: bool| {
-            let f = &facts[s];
-            if hours[a] + f.hours > agents[a].max_hours + 1e-9 {
+            && self.rules.forbidden_sequences.iter().any(|(x, y)| {
+                self.templates[a.template].name == *x && self.templates[b.template].name == *y
+            })
+    }
+
+    /// Agent `a` may take shift `s` on top of `state` without breaking a hard rule (skills and
+    /// availability, maximum hours, days off, overlap, rest, forbidden sequences).
+    /// `preferred_off` days stay free when given.
+    fn fits(&self, a: usize, s: usize, state: &State, preferred_off: Option<&[usize]>) -> bool {
+        if !self.eligible[s][a] {
+            return false;
+        }
+        let f = &self.facts[s];
+        if state.hours[a] + f.hours > self.agents[a].max_hours + 1e-9 {
+            return false;
+        }
+        let mine = &state.rostered[a];
+        if !mine.iter().any(|&x| self.facts[x].day == f.day) {
+            if preferred_off.is_some_and(|off| off.contains(&f.day)) {
                 return false;
             }
-            let mine = &rostered[a];
-            let worked_days: BTreeSet<usize> = mine.iter().map(|&x| facts[x].day).collect();
-            if !worked_days.contains(&f.day) {
-                if keep_preferred && preferred_off[a].contains(&f.day) {
-                    return false;
-                }
-                // Days outside a shorter horizon count as off.
-                if DAYS_PER_WEEK - worked_days.len() - 1 < rules.min_days_off as usize {
-                    return false;
-                }
+            let worked_days: BTreeSet<usize> = mine.iter().map(|&x| self.facts[x].day).collect();
+            // Days outside a shorter horizon count as off.
+            if DAYS_PER_WEEK - worked_days.len() - 1 < self.rules.min_days_off as usize {
+                return false;
             }
-            // Neighbours in time order: no overlap, enough rest, no forbidden sequence.
-            let position = mine.partition_point(|&x| facts[x].start < f.start);
-            if let Some(&before) = position.checked_sub(1).and_then(|p| mine.get(p)) {
-                if facts[before].end + rules.min_rest_minutes > f.start || forbidden(before, s) {
-                    return false;
-                }
+        }
+        // Neighbours in time order: no overlap, enough rest, no forbidden sequence.
+        let rest = self.rules.min_rest_minutes;
+        let position = mine.partition_point(|&x| self.facts[x].start < f.start);
+        if let Some(&before) = position.checked_sub(1).and_then(|p| mine.get(p)) {
+            if self.facts[before].end + rest > f.start || self.forbidden(before, s) {
+                return false;
             }
-            if let Some(&after) = mine.get(position) {
-                if f.end + rules.min_rest_minutes > facts[after].start || forbidden(s, after) {
-                    return false;
-                }
+        }
+        if let Some(&after) = mine.get(position) {
+            if f.end + rest > self.facts[after].start || self.forbidden(s, after) {
+                return false;
             }
-            true
+        }
+        true
+    }
+
+    fn days_off(&self, state: &State, a: usize) -> Vec<usize> {
+        let worked: BTreeSet<usize> =
+            state.rostered[a].iter().map(|&s| self.facts[s].day).collect();
+        (0..self.days.max(DAYS_PER_WEEK)).filter(|d| !worked.contains(d)).collect()
+    }
+
+    /// Weighted soft violations of agent `a`: hours below minimum, no two consecutive days off.
+    fn agent_penalty(&self, state: &State, a: usize) -> f64 {
+        let below = (self.agents[a].min_hours - state.hours[a]).max(0.0);
+        let mut penalty = if below > 1e-9 { below * BELOW_MIN_WEIGHT_PER_HOUR } else { 0.0 };
+        if self.rules.min_days_off >= 2 && !has_two_consecutive(&self.days_off(state, a)) {
+            penalty += NO_CONSECUTIVE_DAYS_OFF_WEIGHT;
+        }
+        penalty
+    }
+
+    fn unassigned_penalty(&self, s: usize) -> f64 {
+        // At least one hour's worth, so unpaid shifts still count.
+        self.facts[s].hours.max(1.0) * UNASSIGNED_WEIGHT_PER_HOUR
+    }
+
+    fn penalty(&self, state: &State) -> f64 {
+        let open: f64 = (0..self.facts.len())
+            .filter(|&s| state.assignment[s].is_none())
+            .map(|s| self.unassigned_penalty(s))
+            .sum();
+        open + (0..self.agents.len()).map(|a| self.agent_penalty(state, a)).sum::<f64>()
+    }
+
+    /// Greedy construction: preferred consecutive days off per agent, then shifts in start
+    /// order to the qualified agent furthest below minimum hours; a second pass lets agents
+    /// work a preferred day off for the shifts still open.
+    fn greedy(&self) -> State {
+        let (agents, rules, days) = (self.agents, self.rules, self.days);
+        let mut shifts_per_day = vec![0.0; days];
+        for f in &self.facts {
+            shifts_per_day[f.day] += 1.0;
+        }
+        let mut working_per_day = vec![agents.len() as f64; days];
+        let mut preferred_off: Vec<Vec<usize>> = vec![Vec::new(); agents.len()];
+        if rules.min_days_off > 0 && days >= 2 && days + rules.min_days_off as usize > DAYS_PER_WEEK
+        {
+            for off in preferred_off.iter_mut() {
+                let pair = (0..days - 1)
+                    .min_by(|&x, &y| {
+                        let load = |d: usize| shifts_per_day[d] / working_per_day[d].max(1.0);
+                        (load(x) + load(x + 1)).total_cmp(&(load(y) + load(y + 1)))
+                    })
+                    .unwrap_or(0);
+                *off = vec![pair, pair + 1];
+                working_per_day[pair] -= 1.0;
+                working_per_day[pair + 1] -= 1.0;
+            }
+        }
+        let mut state = State {
+            assignment: vec![None; self.facts.len()],
+            rostered: vec![Vec::new(); agents.len()],
+            hours: vec![0.0; agents.len()],
         };
-    for keep_preferred in [true, false] {
-        for &s in &order {
-            if assignment[s].is_some() {
-                continue;
+        let mut order: Vec<usize> = (0..self.facts.len()).collect();
+        order.sort_by_key(|&s| (self.facts[s].start, s));
+        for keep_preferred in [true, false] {
+            for &s in &order {
+                if state.assignment[s].is_some() {
+                    continue;
+                }
+                let best = (0..agents.len())
+                    .filter(|&a| {
+                        let off = keep_preferred.then_some(preferred_off[a].as_slice());
+                        self.fits(a, s, &state, off)
+                    })
+                    .min_by(|&x, &y| {
+                        let below = |a: usize| agents[a].min_hours - state.hours[a];
+                        below(y)
+                            .total_cmp(&below(x))
+                            .then(state.hours[x].total_cmp(&state.hours[y]))
+                            .then(x.cmp(&y))
+                    });
+                if let Some(a) = best {
+                    state.give(self, a, s);
+                }
             }
-            let f = &facts[s];
-            let best = (0..agents.len())
-                .filter(|&a| skilled(&agents[a], f) && available(&agents[a], f))
-                .filter(|&a| fits(a, s, &rostered, &hours, keep_preferred))
-                .min_by(|&x, &y| {
-                    let below = |a: usize| agents[a].min_hours - hours[a];
-                    below(y)
-                        .total_cmp(&below(x))
-                        .then(hours[x].total_cmp(&hours[y]))
-                        .then(x.cmp(&y))
-                });
-            if let Some(a) = best {
-                assignment[s] = Some(a);
-                let position = rostered[a].partition_point(|&x| facts[x].start < f.start);
-                rostered[a].insert(position, s);
-                hours[a] += f.hours;
+        }
+        state
+    }
+
+    /// Local search from `state`: first-improvement moves (give an open shift, possibly
+    /// passing one of the taker's shifts on; move a shift; swap two shifts) until none improves
+    /// the weighted violations or the time limit passes. Hard rules hold after every move.
+    fn improve(&self, state: &mut State, options: &RosterOptions) {
+        let started = Instant::now();
+        let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+        let shifts = self.facts.len();
+        let agent_count = self.agents.len();
+        let out_of_time = || started.elapsed() >= options.time_limit;
+        loop {
+            let mut improved = false;
+            let mut order: Vec<usize> = (0..shifts).collect();
+            order.shuffle(&mut rng);
+            let mut agent_order: Vec<usize> = (0..agent_count).collect();
+            agent_order.shuffle(&mut rng);
+            for &s in &order {
+                if out_of_time() {
+                    return;
+                }
+                improved |= match state.assignment[s] {
+                    None => self.fill(state, s, &agent_order),
+                    Some(a) => {
+                        self.relocate(state, s, a, &agent_order) || self.swap(state, s, a, &order)
+                    }
+                };
+            }
+            if !improved {
+                return;
             }
         }
     }
 
-    let mut problems = Vec::new();
-    for &s in &order {
-        if assignment[s].is_none() {
-            let f = &facts[s];
-            let reason = if !agents.iter().any(|a| skilled(a, f)) {
-                UnassignedReason::NoSkilledAgent
-            } else if !agents.iter().any(|a| skilled(a, f) && available(a, f)) {
-                UnassignedReason::NoAvailableAgent
-            } else {
-                UnassignedReason::RulesBlockEveryAgent
-            };
-            problems.push(RosterProblem::Unassigned { shift: s, reason });
+    /// Gives open shift `s` to an agent, directly or after passing one of that agent's shifts
+    /// to a third agent; applies the best such change that lowers the penalty.
+    fn fill(&self, state: &mut State, s: usize, agent_order: &[usize]) -> bool {
+        let gain_open = self.unassigned_penalty(s);
+        for &b in agent_order {
+            if !self.eligible[s][b] {
+                continue;
+            }
+            let before_b = self.agent_penalty(state, b);
+            if self.fits(b, s, state, None) {
+                state.give(self, b, s);
+                if self.agent_penalty(state, b) - before_b - gain_open < -IMPROVEMENT_EPSILON {
+                    return true;
+                }
+                state.take(self, b, s);
+                continue;
+            }
+            // Ejection chain of length two: b hands shift t to c and takes s.
+            for t in state.rostered[b].clone() {
+                state.take(self, b, t);
+                if self.fits(b, s, state, None) {
+                    state.give(self, b, s);
+                    for &c in agent_order {
+                        if c == b || !self.fits(c, t, state, None) {
+                            continue;
+                        }
+                        let before_c = self.agent_penalty(state, c);
+                        state.give(self, c, t);
+                        let delta = self.agent_penalty(state, b) - before_b
+                            + self.agent_penalty(state, c)
+                            - before_c
+                            - gain_open;
+                        if delta < -IMPROVEMENT_EPSILON {
+                            return true;
+                        }
+                        state.take(self, c, t);
+                    }
+                    state.take(self, b, s);
+                }
+                state.give(self, b, t);
+            }
         }
+        false
     }
-    let mut summaries = Vec::with_capacity(agents.len());
-    for (a, agent) in agents.iter().enumerate() {
-        let worked: BTreeSet<usize> = rostered[a].iter().map(|&s| facts[s].day).collect();
-        let days_off: Vec<usize> =
-            (0..days.max(DAYS_PER_WEEK)).filter(|d| !worked.contains(d)).collect();
-        if hours[a] + 1e-9 < agent.min_hours {
-            problems.push(RosterProblem::BelowMinHours { agent: a, hours: hours[a] });
+
+    /// Moves shift `s` from agent `a` to another agent when that lowers the penalty.
+    fn relocate(&self, state: &mut State, s: usize, a: usize, agent_order: &[usize]) -> bool {
+        let before_a = self.agent_penalty(state, a);
+        state.take(self, a, s);
+        let after_a = self.agent_penalty(state, a);
+        for &b in agent_order {
+            if b == a || !self.fits(b, s, state, None) {
+                continue;
+            }
+            let before_b = self.agent_penalty(state, b);
+            state.give(self, b, s);
+            if after_a - before_a + self.agent_penalty(state, b) - before_b < -IMPROVEMENT_EPSILON {
+                return true;
+            }
+            state.take(self, b, s);
         }
-        if rules.min_days_off >= 2 && !has_two_consecutive(&days_off) {
-            problems.push(RosterProblem::NoConsecutiveDaysOff { agent: a });
-        }
-        summaries.push(AgentRoster { shifts: rostered[a].clone(), hours: hours[a], days_off });
+        state.give(self, a, s);
+        false
     }
-    Ok(Roster { assignment, agents: summaries, problems })
+
+    /// Swaps shift `s` of agent `a` with a shift of another agent when that lowers the penalty.
+    fn swap(&self, state: &mut State, s: usize, a: usize, order: &[usize]) -> bool {
+        for &t in order {
+            let Some(b) = state.assignment[t] else { continue };
+            if b == a || !self.eligible[t][a] || !self.eligible[s][b] {
+                continue;
+            }
+            let before = self.agent_penalty(state, a) + self.agent_penalty(state, b);
+            state.take(self, a, s);
+            state.take(self, b, t);
+            if self.fits(a, t, state, None) {
+                state.give(self, a, t);
+                if self.fits(b, s, state, None) {
+                    state.give(self, b, s);
+                    let after = self.agent_penalty(state, a) + self.agent_penalty(state, b);
+                    if after - before < -IMPROVEMENT_EPSILON {
+                        return true;
+                    }
+                    state.take(self, b, s);
+                }
+                state.take(self, a, t);
+            }
+            state.give(self, a, s);
+            state.give(self, b, t);
+        }
+        false
+    }
+
+    fn finish(&self, state: State) -> Roster {
+        let mut order: Vec<usize> = (0..self.facts.len()).collect();
+        order.sort_by_key(|&s| (self.facts[s].start, s));
+        let mut problems = Vec::new();
+        for &s in &order {
+            if state.assignment[s].is_none() {
+                let f = &self.facts[s];
+                let reason = if !self.agents.iter().any(|a| self.skilled(a, f)) {
+                    UnassignedReason::NoSkilledAgent
+                } else if !(0..self.agents.len()).any(|a| self.eligible[s][a]) {
+                    UnassignedReason::NoAvailableAgent
+                } else {
+                    UnassignedReason::RulesBlockEveryAgent
+                };
+                problems.push(RosterProblem::Unassigned { shift: s, reason });
+            }
+        }
+        let mut summaries = Vec::with_capacity(self.agents.len());
+        for (a, agent) in self.agents.iter().enumerate() {
+            let days_off = self.days_off(&state, a);
+            if state.hours[a] + 1e-9 < agent.min_hours {
+                problems.push(RosterProblem::BelowMinHours { agent: a, hours: state.hours[a] });
+            }
+            if self.rules.min_days_off >= 2 && !has_two_consecutive(&days_off) {
+                problems.push(RosterProblem::NoConsecutiveDaysOff { agent: a });
+            }
+            summaries.push(AgentRoster {
+                shifts: state.rostered[a].clone(),
+                hours: state.hours[a],
+                days_off,
+            });
+        }
+        let penalty = self.penalty(&state);
+        Roster { assignment: state.assignment, agents: summaries, problems, penalty }
+    }
+}
+
+/// Smallest decrease of the weighted violations a move must bring to be taken.
+const IMPROVEMENT_EPSILON: f64 = 1e-6;
+
+/// Assigns agents to the schedule's shifts under `rules`: greedy construction, then local
+/// search with [`RosterOptions::default`].
+pub fn assign(
+    schedule: &Schedule,
+    requirement: &Requirement,
+    templates: &[ShiftTemplate],
+    agents: &[Agent],
+    rules: &RosterRules,
+) -> Result<Roster, RosterError> {
+    assign_with(schedule, requirement, templates, agents, rules, &RosterOptions::default())
+}
+
+/// Assigns agents to the schedule's shifts under `rules`, searching as `options` say.
+pub fn assign_with(
+    schedule: &Schedule,
+    requirement: &Requirement,
+    templates: &[ShiftTemplate],
+    agents: &[Agent],
+    rules: &RosterRules,
+    options: &RosterOptions,
+) -> Result<Roster, RosterError> {
+    let instance = Instance::new(schedule, requirement, templates, agents, rules)?;
+    let mut state = instance.greedy();
+    if options.improve {
+        instance.improve(&mut state, options);
+    }
+    Ok(instance.finish(state))
 }
 
 /// The roster as CSV: one row per shift with its agent (empty when unassigned).
@@ -461,6 +753,48 @@ pub fn roster_csv(
             requirement.time_at(shift.end_minute).to_rfc3339(),
             shift.paid_hours.to_string(),
         ]);
+    }
+    String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// What could not be satisfied, per agent (or open shift) and rule, as CSV:
+/// `agent,rule,shift,start,detail` (`agent` empty for an open shift).
+pub fn problems_csv(
+    schedule: &Schedule,
+    requirement: &Requirement,
+    roster: &Roster,
+    agents: &[Agent],
+) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let _ = writer.write_record(["agent", "rule", "shift", "start", "detail"]);
+    for problem in &roster.problems {
+        let row = match problem {
+            RosterProblem::Unassigned { shift, reason } => {
+                let s = &schedule.shifts[*shift];
+                [
+                    String::new(),
+                    "unassigned".to_string(),
+                    (shift + 1).to_string(),
+                    requirement.time_at(s.start_minute).to_rfc3339(),
+                    format!("{}: {reason}", s.template),
+                ]
+            }
+            RosterProblem::BelowMinHours { agent, hours } => [
+                agents[*agent].name.clone(),
+                "min_hours".to_string(),
+                String::new(),
+                String::new(),
+                format!("{hours} h rostered, contract minimum {} h", agents[*agent].min_hours),
+            ],
+            RosterProblem::NoConsecutiveDaysOff { agent } => [
+                agents[*agent].name.clone(),
+                "consecutive_days_off".to_string(),
+                String::new(),
+                String::new(),
+                format!("days off {:?} include no two consecutive", roster.agents[*agent].days_off),
+            ],
+        };
+        let _ = writer.write_record(&row);
     }
     String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
 }
