@@ -243,8 +243,19 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
                 &path(files::ROSTER_PROBLEMS),
                 &roster::problems_csv(&solved, &requirement, &rostered, agents),
             )?;
+            // The greedy construction alone, to show what the local search gained.
+            let greedy = roster::assign_with(
+                &solved,
+                &requirement,
+                &shift_file.templates,
+                agents,
+                &shift_file.roster,
+                &roster::RosterOptions { improve: false, ..roster::RosterOptions::default() },
+            )
+            .map(|r| r.penalty)
+            .ok();
             bar.inc(1);
-            Some(rostered)
+            Some((rostered, greedy))
         }
         None => None,
     };
@@ -285,7 +296,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
             let _ = writeln!(out, "  {line}");
         }
     }
-    if let (Some(rostered), Some(agents)) = (&rostered, &agents) {
+    if let (Some((rostered, greedy)), Some(agents)) = (&rostered, &agents) {
         let assigned = rostered.assignment.iter().filter(|a| a.is_some()).count();
         let _ = writeln!(
             out,
@@ -293,6 +304,12 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
             agents.len(),
             rostered.assignment.len(),
             rostered.problems.len()
+        );
+        let _ = writeln!(
+            out,
+            "roster penalty:  {:.1} weighted violations{}",
+            rostered.penalty,
+            greedy.map_or(String::new(), |g| format!(" (greedy construction alone: {g:.1})"))
         );
         let problems = roster::describe_problems(&solved, &requirement, rostered, agents);
         for line in problems.iter().take(super::schedule::MAX_LISTED) {
