@@ -40,7 +40,7 @@ enum Command {
     /// Per-interval agent requirements from a forecast (CSV for the scheduler, SVG chart).
     Staff(cmd::staff::StaffArgs),
     /// Forecast, staffing, shifts and roster in one run, every intermediate in one directory.
-    Plan(cmd::plan::PlanArgs),
+    Plan(Box<cmd::plan::PlanArgs>),
     /// Simulate traffic through the routing plans on a virtual clock, beside Erlang.
     Simulate(cmd::simulate::SimulateArgs),
 }
@@ -59,7 +59,7 @@ fn main() -> ExitCode {
         Command::Erlang(args) => cmd::erlang::run(args),
         Command::Staff(args) => cmd::staff::run(args),
         Command::Simulate(args) => cmd::simulate::run(args),
-        Command::Plan(args) => cmd::plan::run(args),
+        Command::Plan(args) => cmd::plan::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
