@@ -791,12 +791,24 @@ pub fn problems_csv(
                 "consecutive_days_off".to_string(),
                 String::new(),
                 String::new(),
-                format!("days off {:?} include no two consecutive", roster.agents[*agent].days_off),
+                format!(
+                    "days off {} include no two consecutive",
+                    day_names(requirement, &roster.agents[*agent].days_off)
+                ),
             ],
         };
         let _ = writer.write_record(&row);
     }
     String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// Days of the horizon (0 = its first local day) as `Wed 2026-04-29 Sun 2026-05-03`.
+fn day_names(requirement: &Requirement, days: &[usize]) -> String {
+    let first = requirement.local_at(0).date();
+    days.iter()
+        .map(|&d| (first + chrono::Days::new(d as u64)).format("%a %Y-%m-%d").to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Human-readable lines for each problem.
@@ -823,9 +835,11 @@ pub fn describe_problems(
                 "agent {}: {hours} h rostered, below the contracted {} h",
                 agents[*agent].name, agents[*agent].min_hours
             ),
-            RosterProblem::NoConsecutiveDaysOff { agent } => {
-                format!("agent {}: no two consecutive days off", agents[*agent].name)
-            }
+            RosterProblem::NoConsecutiveDaysOff { agent } => format!(
+                "agent {}: no two consecutive days off ({} off)",
+                agents[*agent].name,
+                day_names(requirement, &roster.agents[*agent].days_off)
+            ),
         })
         .collect()
 }
