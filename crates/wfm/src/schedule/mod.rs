@@ -33,6 +33,7 @@
 //! ```
 
 mod columns;
+mod lp;
 mod output;
 pub mod reference;
 mod requirement;

@@ -13,9 +13,8 @@
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use microlp::{ComparisonOp, OptimizationDirection, Problem};
-
 use super::columns::ColumnSet;
+use super::lp::{solve_lp, LpInput, LpSolution};
 use super::requirement::Requirement;
 use super::template::ShiftTemplate;
 
@@ -249,13 +248,12 @@ pub fn solve_with_progress(
     let all: Vec<usize> = (0..columns.len()).collect();
     let (search, lower_bound, timed_out) = std::thread::scope(|scope| {
         let (sender, receiver) = std::sync::mpsc::channel();
-        let lp_budget = deadline.saturating_duration_since(Instant::now());
         let columns_ref = &columns;
         scope.spawn(move || {
             let fixed = vec![0; templates.len()];
             let input =
-                LpInput { need: &requirement.agents, subset: None, fixed_per_template: &fixed };
-            let _ = sender.send(solve_lp(&input, templates, columns_ref, penalty, lp_budget));
+                LpInput { need: &requirement.agents, pool: None, fixed_per_template: &fixed };
+            let _ = sender.send(solve_lp(&input, templates, columns_ref, penalty, deadline));
         });
         let mut search = Search::new(requirement, templates, &columns, penalty);
         search.sweep_fill(
@@ -303,10 +301,12 @@ pub fn solve_with_progress(
             }
         }
         if let Some(lp) = &lp {
-            let mut dived = Search::new(requirement, templates, &columns, penalty);
-            dived.dive(&lp.values, deadline);
-            if dived.objective() < search.objective() - EPSILON {
-                search = dived;
+            for round_up_from in DIVE_ROUND_UP_FROM {
+                let mut dived = Search::new(requirement, templates, &columns, penalty);
+                dived.dive(lp, round_up_from, deadline);
+                if dived.objective() < search.objective() - EPSILON {
+                    search = dived;
+                }
             }
         }
         report(progress, Phase::LocalSearch, Some(search.objective()), lower_bound);
@@ -366,126 +366,6 @@ pub fn solve_with_progress(
         elapsed: started.elapsed(),
         timed_out,
     })
-}
-
-struct LpSolution {
-    objective: f64,
-    values: Vec<f64>,
-}
-
-/// What an LP is solved over: which candidates, which requirement, how many of each
-/// template are already fixed (their counts come off the template limits).
-struct LpInput<'a> {
-    need: &'a [f64],
-    subset: Option<&'a [usize]>,
-    fixed_per_template: &'a [u32],
-}
-
-/// The LP relaxation; `None` when it did not finish in time (or failed numerically).
-fn solve_lp(
-    input: &LpInput<'_>,
-    templates: &[ShiftTemplate],
-    columns: &ColumnSet,
-    penalty: f64,
-    budget: Duration,
-) -> Option<LpSolution> {
-    let mut problem = Problem::new(OptimizationDirection::Minimize);
-    problem.set_time_limit(budget);
-    let chosen: Vec<usize> = match input.subset {
-        Some(subset) => subset.to_vec(),
-        None => (0..columns.len()).collect(),
-    };
-    let vars: Vec<_> = chosen
-        .iter()
-        .map(|&j| {
-            let c = &columns.columns[j];
-            let fixed = input.fixed_per_template[c.template];
-            let max = templates[c.template]
-                .max_count
-                .map_or(f64::INFINITY, |max| f64::from(max.saturating_sub(fixed)));
-            problem.add_var(c.cost, (0.0, max))
-        })
-        .collect();
-    // Rows in differenced form: row i holds coverage(i) - coverage(i - 1). A shift then has a
-    // nonzero only where its work starts or stops (8 for a shift with three breaks instead of
-    // 30+), which keeps the simplex basis sparse. `effective(i) = coverage(i) + shortage(i)`
-    // carries the requirement as a bound.
-    let n = input.need.len();
-    let mut rows: Vec<Vec<(microlp::Variable, f64)>> = vec![Vec::new(); n];
-    for (&j, var) in chosen.iter().zip(&vars) {
-        let mut previous: Option<(usize, f64)> = None;
-        for (i, fraction) in columns.cover(j) {
-            match previous {
-                Some((p, f)) if p + 1 == i => {
-                    if (fraction - f).abs() > EPSILON {
-                        rows[i].push((*var, fraction - f));
-                    }
-                }
-                Some((p, f)) => {
-                    rows[p + 1].push((*var, -f));
-                    rows[i].push((*var, fraction));
-                }
-                None => rows[i].push((*var, fraction)),
-            }
-            previous = Some((i, fraction));
-        }
-        if let Some((p, f)) = previous {
-            if p + 1 < n {
-                rows[p + 1].push((*var, -f));
-            }
-        }
-    }
-    for i in 0..n {
-        let need = input.need[i];
-        let effective = problem.add_var(0.0, (need.max(0.0), f64::INFINITY));
-        rows[i].push((effective, -1.0));
-        if i + 1 < n {
-            rows[i + 1].push((effective, 1.0));
-        }
-        if need > 0.0 {
-            let shortage = problem.add_var(penalty, (0.0, f64::INFINITY));
-            rows[i].push((shortage, 1.0));
-            if i + 1 < n {
-                rows[i + 1].push((shortage, -1.0));
-            }
-        }
-    }
-    for row in rows {
-        problem.add_constraint(row.as_slice(), ComparisonOp::Eq, 0.0);
-    }
-    for (t, template) in templates.iter().enumerate() {
-        let members: Vec<_> = chosen
-            .iter()
-            .zip(&vars)
-            .filter(|(&j, _)| columns.columns[j].template == t)
-            .map(|(_, &v)| (v, 1.0))
-            .collect();
-        let fixed = input.fixed_per_template[t];
-        if template.min_count > fixed {
-            problem.add_constraint(
-                members.as_slice(),
-                ComparisonOp::Ge,
-                f64::from(template.min_count - fixed),
-            );
-        }
-        if let Some(max) = template.max_count {
-            problem.add_constraint(
-                members.as_slice(),
-                ComparisonOp::Le,
-                f64::from(max.saturating_sub(fixed)),
-            );
-        }
-    }
-    let outcome = problem.solve().ok()?;
-    if !outcome.is_optimal() {
-        return None;
-    }
-    let solution = outcome.solution()?;
-    let mut values = vec![0.0; columns.len()];
-    for (&j, &v) in chosen.iter().zip(&vars) {
-        values[j] = solution.var_value(v);
-    }
-    Some(LpSolution { objective: solution.objective(), values })
 }
 
 /// The integer solution being improved: agents per candidate and the coverage they give.
@@ -630,24 +510,28 @@ impl<'a> Search<'a> {
         self.drop_redundant(&all);
     }
 
-    /// LP diving: fix the integer parts of the LP solution and the shifts it most nearly
-    /// chose, re-solve the LP for what is left over the LP's own candidates, and repeat until
-    /// the LP leaves nothing fractional; then sweep and drop as in [`Search::round`].
-    fn dive(&mut self, values: &[f64], deadline: Instant) {
-        let support: Vec<usize> = (0..values.len()).filter(|&j| values[j] > EPSILON).collect();
-        let mut values = values.to_vec();
+    /// LP diving on (template, start) groups: the interior-point LP spreads a start's agents
+    /// over its break placements, so the sum per start is what is rounded. Fix the whole
+    /// agents of every start and round up the starts the LP most nearly chose (each on the
+    /// placement closing the most shortage), re-solve the LP for what is left over the
+    /// candidates of the first LP's master, and repeat until nothing is short; then sweep
+    /// and drop as in [`Search::round`].
+    fn dive(&mut self, lp: &LpSolution, round_up_from: f64, deadline: Instant) {
+        let groups: Vec<Range<usize>> =
+            self.starts.iter().flat_map(|list| list.iter().map(|(_, r)| r.clone())).collect();
+        let mut values = lp.values.clone();
         for _ in 0..DIVE_ROUNDS {
             let mut fractional: Vec<(f64, usize)> = Vec::new();
-            for &j in &support {
-                let x = values[j];
-                let floor = (x + EPSILON).floor().max(0.0);
-                for _ in 0..floor as u32 {
-                    if self.can_add(j) {
+            for (g, range) in groups.iter().enumerate() {
+                let sum: f64 = values[range.clone()].iter().sum();
+                let whole = (sum + EPSILON).floor().max(0.0);
+                for _ in 0..whole as u32 {
+                    if let Some(j) = self.best_placement(range.clone(), &values) {
                         self.add(j);
                     }
                 }
-                if x - floor > EPSILON {
-                    fractional.push((x - floor, j));
+                if sum - whole > EPSILON {
+                    fractional.push((sum - whole, g));
                 }
             }
             if fractional.is_empty() {
@@ -656,12 +540,14 @@ impl<'a> Search<'a> {
             fractional.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             // Round up the largest fractions (at least one, so every round fixes something).
             let take = (fractional.len() / DIVE_ROUND_UP_DIVISOR).max(1);
-            for &(fraction, j) in fractional.iter().take(take) {
-                if (fraction >= DIVE_ROUND_UP_FROM || j == fractional[0].1)
-                    && self.can_add(j)
-                    && self.add_delta(j) < -EPSILON
-                {
-                    self.add(j);
+            for (rank, &(fraction, g)) in fractional.iter().take(take).enumerate() {
+                if fraction < round_up_from && rank > 0 {
+                    break;
+                }
+                if let Some(j) = self.best_placement(groups[g].clone(), &values) {
+                    if self.add_delta(j) < -EPSILON {
+                        self.add(j);
+                    }
                 }
             }
             let residual: Vec<f64> =
@@ -671,12 +557,11 @@ impl<'a> Search<'a> {
             }
             let input = LpInput {
                 need: &residual,
-                subset: Some(&support),
+                pool: Some(&lp.master),
                 fixed_per_template: &self.per_template,
             };
-            let budget = deadline.saturating_duration_since(Instant::now());
-            match solve_lp(&input, self.templates, self.columns, self.penalty, budget) {
-                Some(lp) => values = lp.values,
+            match solve_lp(&input, self.templates, self.columns, self.penalty, deadline) {
+                Some(next) => values = next.values,
                 None => break,
             }
         }
@@ -684,6 +569,17 @@ impl<'a> Search<'a> {
         self.sweep_fill(0, self.need.len(), &mut XorShift(SEED), &mut Vec::new(), &mut Vec::new());
         self.greedy_repair(&all);
         self.drop_redundant(&all);
+    }
+
+    /// The placement of a start group closing the most shortage (the LP's favourite among
+    /// equals), if the template may take another shift.
+    fn best_placement(&self, group: Range<usize>, values: &[f64]) -> Option<usize> {
+        group.filter(|&j| self.can_add(j)).max_by(|&a, &b| {
+            self.shortage_closed(a)
+                .total_cmp(&self.shortage_closed(b))
+                .then(values[a].total_cmp(&values[b]))
+                .then(b.cmp(&a))
+        })
     }
 
     /// Adds the candidate closing the most shortage per unit of cost while that pays.
@@ -956,8 +852,8 @@ const ROUND_UP_THRESHOLDS: [f64; 6] = [0.2, 0.35, 0.5, 0.65, 0.8, 1.0];
 const DIVE_ROUNDS: usize = 12;
 /// Each dive round rounds up at most one in this many fractional shifts...
 const DIVE_ROUND_UP_DIVISOR: usize = 4;
-/// ... and only those whose fraction reaches this.
-const DIVE_ROUND_UP_FROM: f64 = 0.5;
+/// ... and only those whose fraction reaches this (one dive per value).
+const DIVE_ROUND_UP_FROM: [f64; 2] = [0.5, 0.7];
 /// Iterations of one threshold-accepting cycle.
 const THRESHOLD_CYCLE_ITERATIONS: u64 = 4000;
 /// Worsening accepted at the start of a cycle, as a share of the cheapest shift's cost.
