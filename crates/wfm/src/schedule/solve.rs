@@ -13,6 +13,8 @@
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
+use microlp::{ComparisonOp, OptimizationDirection, Problem};
+
 use super::columns::ColumnSet;
 use super::lp::{solve_lp, LpInput, LpSolution};
 use super::requirement::Requirement;
@@ -310,6 +312,10 @@ pub fn solve_with_progress(
             }
         }
         report(progress, Phase::LocalSearch, Some(search.objective()), lower_bound);
+        if let Some(lp) = &lp {
+            search.polish_windows(&lp.master, deadline);
+            report(progress, Phase::LocalSearch, Some(search.objective()), lower_bound);
+        }
         if Instant::now() < deadline {
             finished = search.improve(
                 deadline,
@@ -569,6 +575,118 @@ impl<'a> Search<'a> {
         self.sweep_fill(0, self.need.len(), &mut XorShift(SEED), &mut Vec::new(), &mut Vec::new());
         self.greedy_repair(&all);
         self.drop_redundant(&all);
+    }
+
+    /// Exact re-optimisation of one window of starts after another (overlapping by half):
+    /// take out the shifts starting in the window and choose anew, as a small integer program
+    /// solved by microlp's branch and bound, among the LP's candidates (and those in use)
+    /// starting there; kept only when it costs less. Returns whether anything improved.
+    fn polish_windows(&mut self, pool: &[usize], deadline: Instant) -> bool {
+        let horizon = self.need.len() as u32 * self.interval_minutes;
+        let mut improved = false;
+        let mut from = 0;
+        while from < horizon && Instant::now() < deadline {
+            let to = (from + POLISH_WINDOW_MINUTES).min(horizon);
+            improved |= self.polish_window(pool, from, to, deadline);
+            from += POLISH_WINDOW_MINUTES / 2;
+        }
+        improved
+    }
+
+    fn polish_window(&mut self, pool: &[usize], from: u32, to: u32, deadline: Instant) -> bool {
+        let starts_inside = |j: usize| {
+            let start = self.columns.columns[j].start_minute;
+            (from..to).contains(&start)
+        };
+        let mut candidates: Vec<usize> =
+            pool.iter().copied().filter(|&j| starts_inside(j)).collect();
+        let in_use: Vec<(usize, u32)> = (0..self.counts.len())
+            .filter(|&j| self.counts[j] > 0 && starts_inside(j))
+            .map(|j| (j, self.counts[j]))
+            .collect();
+        candidates.extend(in_use.iter().map(|&(j, _)| j));
+        candidates.sort_unstable();
+        candidates.dedup();
+        if candidates.is_empty() {
+            return false;
+        }
+        let before = self.objective();
+        for &(j, count) in &in_use {
+            for _ in 0..count {
+                self.remove(j);
+            }
+        }
+        let mut problem = Problem::new(OptimizationDirection::Minimize);
+        problem.set_time_limit(
+            deadline.saturating_duration_since(Instant::now()).min(POLISH_WINDOW_BUDGET),
+        );
+        let residual = |i: usize| self.need[i] - self.coverage[i];
+        let most = self.need.iter().fold(0.0_f64, |m, &r| m.max(r)).ceil() as i32 + 1;
+        let vars: Vec<_> = candidates
+            .iter()
+            .map(|&j| problem.add_integer_var(self.columns.columns[j].cost, (0, most)))
+            .collect();
+        let mut rows: std::collections::BTreeMap<usize, Vec<(microlp::Variable, f64)>> =
+            std::collections::BTreeMap::new();
+        for (&j, &var) in candidates.iter().zip(&vars) {
+            for (i, a) in self.columns.cover(j) {
+                if residual(i) > EPSILON {
+                    rows.entry(i).or_default().push((var, a));
+                }
+            }
+        }
+        for (i, mut row) in rows {
+            let short = problem.add_var(self.penalty, (0.0, f64::INFINITY));
+            row.push((short, 1.0));
+            problem.add_constraint(row.as_slice(), ComparisonOp::Ge, residual(i));
+        }
+        for (t, template) in self.templates.iter().enumerate() {
+            let members: Vec<_> = candidates
+                .iter()
+                .zip(&vars)
+                .filter(|(&j, _)| self.columns.columns[j].template == t)
+                .map(|(_, &v)| (v, 1.0))
+                .collect();
+            if template.min_count > self.per_template[t] {
+                let min = f64::from(template.min_count - self.per_template[t]);
+                problem.add_constraint(members.as_slice(), ComparisonOp::Ge, min);
+            }
+            if let Some(max) = template.max_count {
+                let max = f64::from(max.saturating_sub(self.per_template[t]));
+                problem.add_constraint(members.as_slice(), ComparisonOp::Le, max);
+            }
+        }
+        let chosen: Option<Vec<(usize, u32)>> = problem.solve().ok().and_then(|outcome| {
+            let solution = outcome.solution()?;
+            Some(
+                candidates
+                    .iter()
+                    .zip(&vars)
+                    .map(|(&j, &v)| (j, solution.var_value(v).round().max(0.0) as u32))
+                    .collect(),
+            )
+        });
+        if let Some(chosen) = chosen {
+            for &(j, count) in &chosen {
+                for _ in 0..count {
+                    self.add(j);
+                }
+            }
+            if self.objective() < before - EPSILON {
+                return true;
+            }
+            for &(j, count) in &chosen {
+                for _ in 0..count {
+                    self.remove(j);
+                }
+            }
+        }
+        for &(j, count) in &in_use {
+            for _ in 0..count {
+                self.add(j);
+            }
+        }
+        false
     }
 
     /// The placement of a start group closing the most shortage (the LP's favourite among
@@ -853,11 +971,15 @@ const DIVE_ROUNDS: usize = 12;
 /// Each dive round rounds up at most one in this many fractional shifts...
 const DIVE_ROUND_UP_DIVISOR: usize = 4;
 /// ... and only those whose fraction reaches this (one dive per value).
-const DIVE_ROUND_UP_FROM: [f64; 2] = [0.5, 0.7];
+const DIVE_ROUND_UP_FROM: [f64; 1] = [0.5];
 /// Iterations of one threshold-accepting cycle.
 const THRESHOLD_CYCLE_ITERATIONS: u64 = 4000;
 /// Worsening accepted at the start of a cycle, as a share of the cheapest shift's cost.
 const THRESHOLD_SHARE_OF_CHEAPEST: f64 = 0.5;
+/// Starts re-optimised together by one integer program of the polish.
+const POLISH_WINDOW_MINUTES: u32 = 12 * 60;
+/// Time limit of one window's integer program.
+const POLISH_WINDOW_BUDGET: Duration = Duration::from_millis(500);
 /// Seed of the search's generator.
 const SEED: u64 = 0x2545_f491_4f6c_dd1d;
 
