@@ -303,28 +303,40 @@ pub fn solve_with_progress(
             }
         }
         if let Some(lp) = &lp {
-            for round_up_from in DIVE_ROUND_UP_FROM {
-                let mut dived = Search::new(requirement, templates, &columns, penalty);
-                dived.dive(lp, round_up_from, deadline);
-                if dived.objective() < search.objective() - EPSILON {
-                    search = dived;
-                }
+            // The dive pays off on large instances; on small ones its many re-solves are
+            // better spent on the polish, so it gets a share of the budget only.
+            let dive_deadline =
+                deadline.min(Instant::now() + options.time_limit.mul_f64(DIVE_SHARE));
+            let mut dived = Search::new(requirement, templates, &columns, penalty);
+            dived.dive(lp, DIVE_ROUND_UP_FROM, dive_deadline);
+            if dived.objective() < search.objective() - EPSILON {
+                search = dived;
             }
         }
         report(progress, Phase::LocalSearch, Some(search.objective()), lower_bound);
-        if let Some(lp) = &lp {
-            search.polish_windows(&lp.master, deadline);
-            report(progress, Phase::LocalSearch, Some(search.objective()), lower_bound);
-        }
-        if Instant::now() < deadline {
+        let target_reached = |objective: f64| {
+            lower_bound.is_some_and(|bound| objective - bound <= options.target_gap * bound.abs())
+        };
+        // Alternate the exact window polish (windows moved on each pass) with the
+        // ruin-and-recreate search until the deadline, the target gap, or a pass that
+        // improves nothing.
+        let mut pass = 0;
+        while Instant::now() < deadline && !target_reached(search.objective()) {
+            let before = search.objective();
+            if let Some(lp) = &lp {
+                let offset = (pass * POLISH_WINDOW_MINUTES / 3) % POLISH_WINDOW_MINUTES;
+                search.polish_windows(&lp.master, offset, deadline);
+                report(progress, Phase::LocalSearch, Some(search.objective()), lower_bound);
+            }
             finished = search.improve(
                 deadline,
-                &mut |objective| {
-                    lower_bound
-                        .is_some_and(|bound| objective - bound <= options.target_gap * bound.abs())
-                },
+                &mut |objective| target_reached(objective),
                 &mut |objective| report(progress, Phase::LocalSearch, Some(objective), lower_bound),
             );
+            pass += 1;
+            if search.objective() >= before - EPSILON && pass >= 3 {
+                break;
+            }
         }
         (search, lower_bound, !finished || lp.is_none())
     });
@@ -581,14 +593,17 @@ impl<'a> Search<'a> {
     /// take out the shifts starting in the window and choose anew, as a small integer program
     /// solved by microlp's branch and bound, among the LP's candidates (and those in use)
     /// starting there; kept only when it costs less. Returns whether anything improved.
-    fn polish_windows(&mut self, pool: &[usize], deadline: Instant) -> bool {
+    fn polish_windows(&mut self, pool: &[usize], offset: u32, deadline: Instant) -> bool {
         let horizon = self.need.len() as u32 * self.interval_minutes;
         let mut improved = false;
+        // The first window is cut short by the offset so windows move between passes.
         let mut from = 0;
         while from < horizon && Instant::now() < deadline {
-            let to = (from + POLISH_WINDOW_MINUTES).min(horizon);
+            let to = if from == 0 && offset > 0 { offset } else { from + POLISH_WINDOW_MINUTES };
+            let to = to.min(horizon);
             improved |= self.polish_window(pool, from, to, deadline);
-            from += POLISH_WINDOW_MINUTES / 2;
+            from =
+                if from == 0 && offset > 0 { offset / 2 } else { from + POLISH_WINDOW_MINUTES / 2 };
         }
         improved
     }
@@ -970,8 +985,10 @@ const ROUND_UP_THRESHOLDS: [f64; 6] = [0.2, 0.35, 0.5, 0.65, 0.8, 1.0];
 const DIVE_ROUNDS: usize = 12;
 /// Each dive round rounds up at most one in this many fractional shifts...
 const DIVE_ROUND_UP_DIVISOR: usize = 4;
-/// ... and only those whose fraction reaches this (one dive per value).
-const DIVE_ROUND_UP_FROM: [f64; 1] = [0.5];
+/// ... and only those whose fraction reaches this.
+const DIVE_ROUND_UP_FROM: f64 = 0.5;
+/// Share of the time limit the dive may use.
+const DIVE_SHARE: f64 = 0.2;
 /// Iterations of one threshold-accepting cycle.
 const THRESHOLD_CYCLE_ITERATIONS: u64 = 4000;
 /// Worsening accepted at the start of a cycle, as a share of the cheapest shift's cost.
