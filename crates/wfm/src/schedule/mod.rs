@@ -32,6 +32,7 @@
 //! assert!(schedule.short_intervals().is_empty());
 //! ```
 
+mod bound;
 mod columns;
 mod lp;
 mod output;
@@ -41,6 +42,7 @@ pub mod roster;
 mod solve;
 mod template;
 
+pub use bound::{block_lower_bound, cost_step, lp_lower_bound, round_up_to_step, BlockBound};
 pub use columns::{Column, ColumnSet};
 pub use output::{coverage_csv, render_chart, shifts_csv, shifts_json, summary};
 pub use requirement::{Requirement, RequirementColumn, RequirementError, ALLOWED_INTERVAL_MINUTES};

@@ -237,11 +237,10 @@ pub fn solve_with_progress(
             });
         }
     }
-    let max_cost = columns.columns.iter().map(|c| c.cost).fold(0.0, f64::max);
     let penalty = match options.under_penalty {
         Some(p) if p.is_finite() && p > 0.0 => p,
         Some(_) => return Err(SolveError::BadPenalty),
-        None => max_cost * HARD_PENALTY_FACTOR,
+        None => default_penalty(&columns),
     };
 
     // The LP (for the bound and a rounding) runs on its own thread while the search starts
@@ -384,6 +383,11 @@ pub fn solve_with_progress(
         elapsed: started.elapsed(),
         timed_out,
     })
+}
+
+/// The penalty when none is given: [`HARD_PENALTY_FACTOR`] times the dearest shift.
+pub(super) fn default_penalty(columns: &ColumnSet) -> f64 {
+    columns.columns.iter().map(|c| c.cost).fold(0.0, f64::max) * HARD_PENALTY_FACTOR
 }
 
 /// The integer solution being improved: agents per candidate and the coverage they give.
