@@ -323,7 +323,7 @@ pub fn solve_with_progress(
         while Instant::now() < deadline && !target_reached(search.objective()) {
             let before = search.objective();
             if let Some(lp) = &lp {
-                let offset = (pass * POLISH_WINDOW_MINUTES / 3) % POLISH_WINDOW_MINUTES;
+                let offset = pass * POLISH_WINDOW_MINUTES / 6;
                 search.polish_windows(&lp.master, offset, deadline);
                 report(progress, Phase::LocalSearch, Some(search.objective()), lower_bound);
             }
@@ -599,15 +599,33 @@ impl<'a> Search<'a> {
     /// starting there; kept only when it costs less. Returns whether anything improved.
     fn polish_windows(&mut self, pool: &[usize], offset: u32, deadline: Instant) -> bool {
         let horizon = self.need.len() as u32 * self.interval_minutes;
+        let step = POLISH_WINDOW_MINUTES / 2;
+        // Windows overlap by half; the offset moves them between passes.
+        let mut windows = Vec::new();
+        let mut from = offset % step;
+        if from > 0 {
+            windows.push((0, from));
+        }
+        while from < horizon {
+            windows.push((from, (from + POLISH_WINDOW_MINUTES).min(horizon)));
+            from += step;
+        }
+        // Most surplus first, so a short budget goes where there is most to gain.
+        let longest = self.templates.iter().map(|t| t.length_minutes).max().unwrap_or(0);
+        let surplus = |&(from, to): &(u32, u32)| -> f64 {
+            let first = (from / self.interval_minutes) as usize;
+            let last =
+                ((to + longest).div_ceil(self.interval_minutes) as usize).min(self.need.len());
+            (first..last).map(|i| (self.coverage[i] - self.need[i]).max(0.0)).sum()
+        };
+        let mut ranked: Vec<(f64, (u32, u32))> = windows.iter().map(|w| (surplus(w), *w)).collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         let mut improved = false;
-        // The first window is cut short by the offset so windows move between passes.
-        let mut from = 0;
-        while from < horizon && Instant::now() < deadline {
-            let to = if from == 0 && offset > 0 { offset } else { from + POLISH_WINDOW_MINUTES };
-            let to = to.min(horizon);
+        for (_, (from, to)) in ranked {
+            if Instant::now() >= deadline {
+                break;
+            }
             improved |= self.polish_window(pool, from, to, deadline);
-            from =
-                if from == 0 && offset > 0 { offset / 2 } else { from + POLISH_WINDOW_MINUTES / 2 };
         }
         improved
     }
