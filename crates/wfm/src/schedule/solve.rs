@@ -1,14 +1,18 @@
 //! The covering problem: choose how many agents work each candidate shift so that every
 //! interval's requirement is met at least cost, under-coverage priced by a penalty.
 //!
-//! 1. The LP relaxation over every candidate (template, start, break placement), solved with
-//!    microlp; its optimum is the lower bound the gap is measured against.
-//! 2. Rounding: the integer parts of the LP solution, then the LP's fractional shifts in order of
-//!    their fractions while they still close a shortage, then greedy repair (best shortage closed
-//!    per unit of cost) over all candidates.
-//! 3. Local search until nothing improves or time runs out: drop shifts that cover nothing
-//!    needed, move a shift to another start or break placement (or another template) when that
-//!    lowers the cost, or, at equal cost, gathers surplus where a later drop can use it.
+//! 1. The LP relaxation over every candidate (template, start, break placement), by column
+//!    generation over Clarabel's interior point ([`super::lp`]), on its own thread while a
+//!    ruin-and-recreate search starts from a greedy sweep. Its optimum over all candidates is
+//!    the lower bound the gap is measured against.
+//! 2. Rounding of the LP solution at several thresholds, then a dive (a fifth of the budget at
+//!    most): fix the whole agents of every (template, start), round up the starts the LP most
+//!    nearly chose, re-solve the residual LP over the LP's candidates, repeat.
+//! 3. Until the deadline, the target gap or a pass without gain, alternately: the exact window
+//!    polish (the shifts starting in 12 hours are taken out and chosen anew by microlp's branch
+//!    and bound among the LP's candidates, windows with most surplus first, kept when cheaper)
+//!    and ruin-and-recreate with threshold accepting (take out shifts in a random window,
+//!    sweep the shortage back, drop what became redundant).
 
 use std::ops::Range;
 use std::time::{Duration, Instant};
