@@ -2,9 +2,10 @@
 //!
 //! Read the requirement ([`Requirement::from_staffing_csv`]) and the shift templates
 //! ([`parse_templates`]), then [`solve`]: every candidate shift (template, start, break
-//! placement) becomes a column of a set-covering LP, whose optimum is the lower bound; the LP
-//! solution is rounded, repaired and improved by local search (see [`solve`]'s module for the
-//! method). Under-coverage is priced per missing agent-interval, so an impossible requirement
+//! placement) becomes a column of a set-covering LP, solved by column generation, whose optimum
+//! is the lower bound; the LP solution is rounded and dived, then improved by exact window
+//! re-optimisation and local search (see [`solve`]'s module for the method). Bounds beyond the
+//! LP, to judge how much of a gap is integrality: [`cost_step`] and [`block_lower_bound`]. Under-coverage is priced per missing agent-interval, so an impossible requirement
 //! yields a schedule and the list of short intervals rather than an error. [`roster`] then
 //! puts names on the shifts.
 //!
@@ -32,7 +33,9 @@
 //! assert!(schedule.short_intervals().is_empty());
 //! ```
 
+mod bound;
 mod columns;
+mod lp;
 mod output;
 pub mod reference;
 mod requirement;
@@ -40,6 +43,7 @@ pub mod roster;
 mod solve;
 mod template;
 
+pub use bound::{block_lower_bound, cost_step, lp_lower_bound, round_up_to_step, BlockBound};
 pub use columns::{Column, ColumnSet};
 pub use output::{coverage_csv, render_chart, shifts_csv, shifts_json, summary};
 pub use requirement::{Requirement, RequirementColumn, RequirementError, ALLOWED_INTERVAL_MINUTES};

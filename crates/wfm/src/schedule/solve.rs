@@ -1,14 +1,18 @@
 //! The covering problem: choose how many agents work each candidate shift so that every
 //! interval's requirement is met at least cost, under-coverage priced by a penalty.
 //!
-//! 1. The LP relaxation over every candidate (template, start, break placement), solved with
-//!    microlp; its optimum is the lower bound the gap is measured against.
-//! 2. Rounding: the integer parts of the LP solution, then the LP's fractional shifts in order of
-//!    their fractions while they still close a shortage, then greedy repair (best shortage closed
-//!    per unit of cost) over all candidates.
-//! 3. Local search until nothing improves or time runs out: drop shifts that cover nothing
-//!    needed, move a shift to another start or break placement (or another template) when that
-//!    lowers the cost, or, at equal cost, gathers surplus where a later drop can use it.
+//! 1. The LP relaxation over every candidate (template, start, break placement), by column
+//!    generation over Clarabel's interior point ([`super::lp`]), on its own thread while a
+//!    ruin-and-recreate search starts from a greedy sweep. Its optimum over all candidates is
+//!    the lower bound the gap is measured against.
+//! 2. Rounding of the LP solution at several thresholds, then a dive (a fifth of the budget at
+//!    most): fix the whole agents of every (template, start), round up the starts the LP most
+//!    nearly chose, re-solve the residual LP over the LP's candidates, repeat.
+//! 3. Until the deadline, the target gap or a pass without gain, alternately: the exact window
+//!    polish (the shifts starting in 12 hours are taken out and chosen anew by microlp's branch
+//!    and bound among the LP's candidates, windows with most surplus first, kept when cheaper)
+//!    and ruin-and-recreate with threshold accepting (take out shifts in a random window,
+//!    sweep the shortage back, drop what became redundant).
 
 use std::ops::Range;
 use std::time::{Duration, Instant};
@@ -16,6 +20,7 @@ use std::time::{Duration, Instant};
 use microlp::{ComparisonOp, OptimizationDirection, Problem};
 
 use super::columns::ColumnSet;
+use super::lp::{solve_lp, LpInput, LpSolution};
 use super::requirement::Requirement;
 use super::template::ShiftTemplate;
 
@@ -236,11 +241,10 @@ pub fn solve_with_progress(
             });
         }
     }
-    let max_cost = columns.columns.iter().map(|c| c.cost).fold(0.0, f64::max);
     let penalty = match options.under_penalty {
         Some(p) if p.is_finite() && p > 0.0 => p,
         Some(_) => return Err(SolveError::BadPenalty),
-        None => max_cost * HARD_PENALTY_FACTOR,
+        None => default_penalty(&columns),
     };
 
     // The LP (for the bound and a rounding) runs on its own thread while the search starts
@@ -249,13 +253,12 @@ pub fn solve_with_progress(
     let all: Vec<usize> = (0..columns.len()).collect();
     let (search, lower_bound, timed_out) = std::thread::scope(|scope| {
         let (sender, receiver) = std::sync::mpsc::channel();
-        let lp_budget = deadline.saturating_duration_since(Instant::now());
         let columns_ref = &columns;
         scope.spawn(move || {
             let fixed = vec![0; templates.len()];
             let input =
-                LpInput { need: &requirement.agents, subset: None, fixed_per_template: &fixed };
-            let _ = sender.send(solve_lp(&input, templates, columns_ref, penalty, lp_budget));
+                LpInput { need: &requirement.agents, pool: None, fixed_per_template: &fixed };
+            let _ = sender.send(solve_lp(&input, templates, columns_ref, penalty, deadline));
         });
         let mut search = Search::new(requirement, templates, &columns, penalty);
         search.sweep_fill(
@@ -303,22 +306,40 @@ pub fn solve_with_progress(
             }
         }
         if let Some(lp) = &lp {
+            // The dive pays off on large instances; on small ones its many re-solves are
+            // better spent on the polish, so it gets a share of the budget only.
+            let dive_deadline =
+                deadline.min(Instant::now() + options.time_limit.mul_f64(DIVE_SHARE));
             let mut dived = Search::new(requirement, templates, &columns, penalty);
-            dived.dive(&lp.values, deadline);
+            dived.dive(lp, DIVE_ROUND_UP_FROM, dive_deadline);
             if dived.objective() < search.objective() - EPSILON {
                 search = dived;
             }
         }
         report(progress, Phase::LocalSearch, Some(search.objective()), lower_bound);
-        if Instant::now() < deadline {
+        let target_reached = |objective: f64| {
+            lower_bound.is_some_and(|bound| objective - bound <= options.target_gap * bound.abs())
+        };
+        // Alternate the exact window polish (windows moved on each pass) with the
+        // ruin-and-recreate search until the deadline, the target gap, or a pass that
+        // improves nothing.
+        let mut pass = 0;
+        while Instant::now() < deadline && !target_reached(search.objective()) {
+            let before = search.objective();
+            if let Some(lp) = &lp {
+                let offset = pass * POLISH_WINDOW_MINUTES / 6;
+                search.polish_windows(&lp.master, offset, deadline);
+                report(progress, Phase::LocalSearch, Some(search.objective()), lower_bound);
+            }
             finished = search.improve(
                 deadline,
-                &mut |objective| {
-                    lower_bound
-                        .is_some_and(|bound| objective - bound <= options.target_gap * bound.abs())
-                },
+                &mut |objective| target_reached(objective),
                 &mut |objective| report(progress, Phase::LocalSearch, Some(objective), lower_bound),
             );
+            pass += 1;
+            if search.objective() >= before - EPSILON && pass >= 3 {
+                break;
+            }
         }
         (search, lower_bound, !finished || lp.is_none())
     });
@@ -368,124 +389,9 @@ pub fn solve_with_progress(
     })
 }
 
-struct LpSolution {
-    objective: f64,
-    values: Vec<f64>,
-}
-
-/// What an LP is solved over: which candidates, which requirement, how many of each
-/// template are already fixed (their counts come off the template limits).
-struct LpInput<'a> {
-    need: &'a [f64],
-    subset: Option<&'a [usize]>,
-    fixed_per_template: &'a [u32],
-}
-
-/// The LP relaxation; `None` when it did not finish in time (or failed numerically).
-fn solve_lp(
-    input: &LpInput<'_>,
-    templates: &[ShiftTemplate],
-    columns: &ColumnSet,
-    penalty: f64,
-    budget: Duration,
-) -> Option<LpSolution> {
-    let mut problem = Problem::new(OptimizationDirection::Minimize);
-    problem.set_time_limit(budget);
-    let chosen: Vec<usize> = match input.subset {
-        Some(subset) => subset.to_vec(),
-        None => (0..columns.len()).collect(),
-    };
-    let vars: Vec<_> = chosen
-        .iter()
-        .map(|&j| {
-            let c = &columns.columns[j];
-            let fixed = input.fixed_per_template[c.template];
-            let max = templates[c.template]
-                .max_count
-                .map_or(f64::INFINITY, |max| f64::from(max.saturating_sub(fixed)));
-            problem.add_var(c.cost, (0.0, max))
-        })
-        .collect();
-    // Rows in differenced form: row i holds coverage(i) - coverage(i - 1). A shift then has a
-    // nonzero only where its work starts or stops (8 for a shift with three breaks instead of
-    // 30+), which keeps the simplex basis sparse. `effective(i) = coverage(i) + shortage(i)`
-    // carries the requirement as a bound.
-    let n = input.need.len();
-    let mut rows: Vec<Vec<(microlp::Variable, f64)>> = vec![Vec::new(); n];
-    for (&j, var) in chosen.iter().zip(&vars) {
-        let mut previous: Option<(usize, f64)> = None;
-        for (i, fraction) in columns.cover(j) {
-            match previous {
-                Some((p, f)) if p + 1 == i => {
-                    if (fraction - f).abs() > EPSILON {
-                        rows[i].push((*var, fraction - f));
-                    }
-                }
-                Some((p, f)) => {
-                    rows[p + 1].push((*var, -f));
-                    rows[i].push((*var, fraction));
-                }
-                None => rows[i].push((*var, fraction)),
-            }
-            previous = Some((i, fraction));
-        }
-        if let Some((p, f)) = previous {
-            if p + 1 < n {
-                rows[p + 1].push((*var, -f));
-            }
-        }
-    }
-    for i in 0..n {
-        let need = input.need[i];
-        let effective = problem.add_var(0.0, (need.max(0.0), f64::INFINITY));
-        rows[i].push((effective, -1.0));
-        if i + 1 < n {
-            rows[i + 1].push((effective, 1.0));
-        }
-        if need > 0.0 {
-            let shortage = problem.add_var(penalty, (0.0, f64::INFINITY));
-            rows[i].push((shortage, 1.0));
-            if i + 1 < n {
-                rows[i + 1].push((shortage, -1.0));
-            }
-        }
-    }
-    for row in rows {
-        problem.add_constraint(row.as_slice(), ComparisonOp::Eq, 0.0);
-    }
-    for (t, template) in templates.iter().enumerate() {
-        let members: Vec<_> = chosen
-            .iter()
-            .zip(&vars)
-            .filter(|(&j, _)| columns.columns[j].template == t)
-            .map(|(_, &v)| (v, 1.0))
-            .collect();
-        let fixed = input.fixed_per_template[t];
-        if template.min_count > fixed {
-            problem.add_constraint(
-                members.as_slice(),
-                ComparisonOp::Ge,
-                f64::from(template.min_count - fixed),
-            );
-        }
-        if let Some(max) = template.max_count {
-            problem.add_constraint(
-                members.as_slice(),
-                ComparisonOp::Le,
-                f64::from(max.saturating_sub(fixed)),
-            );
-        }
-    }
-    let outcome = problem.solve().ok()?;
-    if !outcome.is_optimal() {
-        return None;
-    }
-    let solution = outcome.solution()?;
-    let mut values = vec![0.0; columns.len()];
-    for (&j, &v) in chosen.iter().zip(&vars) {
-        values[j] = solution.var_value(v);
-    }
-    Some(LpSolution { objective: solution.objective(), values })
+/// The penalty when none is given: [`HARD_PENALTY_FACTOR`] times the dearest shift.
+pub(super) fn default_penalty(columns: &ColumnSet) -> f64 {
+    columns.columns.iter().map(|c| c.cost).fold(0.0, f64::max) * HARD_PENALTY_FACTOR
 }
 
 /// The integer solution being improved: agents per candidate and the coverage they give.
@@ -630,24 +536,28 @@ impl<'a> Search<'a> {
         self.drop_redundant(&all);
     }
 
-    /// LP diving: fix the integer parts of the LP solution and the shifts it most nearly
-    /// chose, re-solve the LP for what is left over the LP's own candidates, and repeat until
-    /// the LP leaves nothing fractional; then sweep and drop as in [`Search::round`].
-    fn dive(&mut self, values: &[f64], deadline: Instant) {
-        let support: Vec<usize> = (0..values.len()).filter(|&j| values[j] > EPSILON).collect();
-        let mut values = values.to_vec();
+    /// LP diving on (template, start) groups: the interior-point LP spreads a start's agents
+    /// over its break placements, so the sum per start is what is rounded. Fix the whole
+    /// agents of every start and round up the starts the LP most nearly chose (each on the
+    /// placement closing the most shortage), re-solve the LP for what is left over the
+    /// candidates of the first LP's master, and repeat until nothing is short; then sweep
+    /// and drop as in [`Search::round`].
+    fn dive(&mut self, lp: &LpSolution, round_up_from: f64, deadline: Instant) {
+        let groups: Vec<Range<usize>> =
+            self.starts.iter().flat_map(|list| list.iter().map(|(_, r)| r.clone())).collect();
+        let mut values = lp.values.clone();
         for _ in 0..DIVE_ROUNDS {
             let mut fractional: Vec<(f64, usize)> = Vec::new();
-            for &j in &support {
-                let x = values[j];
-                let floor = (x + EPSILON).floor().max(0.0);
-                for _ in 0..floor as u32 {
-                    if self.can_add(j) {
+            for (g, range) in groups.iter().enumerate() {
+                let sum: f64 = values[range.clone()].iter().sum();
+                let whole = (sum + EPSILON).floor().max(0.0);
+                for _ in 0..whole as u32 {
+                    if let Some(j) = self.best_placement(range.clone(), &values) {
                         self.add(j);
                     }
                 }
-                if x - floor > EPSILON {
-                    fractional.push((x - floor, j));
+                if sum - whole > EPSILON {
+                    fractional.push((sum - whole, g));
                 }
             }
             if fractional.is_empty() {
@@ -656,12 +566,14 @@ impl<'a> Search<'a> {
             fractional.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             // Round up the largest fractions (at least one, so every round fixes something).
             let take = (fractional.len() / DIVE_ROUND_UP_DIVISOR).max(1);
-            for &(fraction, j) in fractional.iter().take(take) {
-                if (fraction >= DIVE_ROUND_UP_FROM || j == fractional[0].1)
-                    && self.can_add(j)
-                    && self.add_delta(j) < -EPSILON
-                {
-                    self.add(j);
+            for (rank, &(fraction, g)) in fractional.iter().take(take).enumerate() {
+                if fraction < round_up_from && rank > 0 {
+                    break;
+                }
+                if let Some(j) = self.best_placement(groups[g].clone(), &values) {
+                    if self.add_delta(j) < -EPSILON {
+                        self.add(j);
+                    }
                 }
             }
             let residual: Vec<f64> =
@@ -671,12 +583,11 @@ impl<'a> Search<'a> {
             }
             let input = LpInput {
                 need: &residual,
-                subset: Some(&support),
+                pool: Some(&lp.master),
                 fixed_per_template: &self.per_template,
             };
-            let budget = deadline.saturating_duration_since(Instant::now());
-            match solve_lp(&input, self.templates, self.columns, self.penalty, budget) {
-                Some(lp) => values = lp.values,
+            match solve_lp(&input, self.templates, self.columns, self.penalty, deadline) {
+                Some(next) => values = next.values,
                 None => break,
             }
         }
@@ -684,6 +595,150 @@ impl<'a> Search<'a> {
         self.sweep_fill(0, self.need.len(), &mut XorShift(SEED), &mut Vec::new(), &mut Vec::new());
         self.greedy_repair(&all);
         self.drop_redundant(&all);
+    }
+
+    /// Exact re-optimisation of one window of starts after another (overlapping by half):
+    /// take out the shifts starting in the window and choose anew, as a small integer program
+    /// solved by microlp's branch and bound, among the LP's candidates (and those in use)
+    /// starting there; kept only when it costs less. Returns whether anything improved.
+    fn polish_windows(&mut self, pool: &[usize], offset: u32, deadline: Instant) -> bool {
+        let horizon = self.need.len() as u32 * self.interval_minutes;
+        let step = POLISH_WINDOW_MINUTES / 2;
+        // Windows overlap by half; the offset moves them between passes.
+        let mut windows = Vec::new();
+        let mut from = offset % step;
+        if from > 0 {
+            windows.push((0, from));
+        }
+        while from < horizon {
+            windows.push((from, (from + POLISH_WINDOW_MINUTES).min(horizon)));
+            from += step;
+        }
+        // Most surplus first, so a short budget goes where there is most to gain.
+        let longest = self.templates.iter().map(|t| t.length_minutes).max().unwrap_or(0);
+        let surplus = |&(from, to): &(u32, u32)| -> f64 {
+            let first = (from / self.interval_minutes) as usize;
+            let last =
+                ((to + longest).div_ceil(self.interval_minutes) as usize).min(self.need.len());
+            (first..last).map(|i| (self.coverage[i] - self.need[i]).max(0.0)).sum()
+        };
+        let mut ranked: Vec<(f64, (u32, u32))> = windows.iter().map(|w| (surplus(w), *w)).collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut improved = false;
+        for (_, (from, to)) in ranked {
+            if Instant::now() >= deadline {
+                break;
+            }
+            improved |= self.polish_window(pool, from, to, deadline);
+        }
+        improved
+    }
+
+    fn polish_window(&mut self, pool: &[usize], from: u32, to: u32, deadline: Instant) -> bool {
+        let starts_inside = |j: usize| {
+            let start = self.columns.columns[j].start_minute;
+            (from..to).contains(&start)
+        };
+        let mut candidates: Vec<usize> =
+            pool.iter().copied().filter(|&j| starts_inside(j)).collect();
+        let in_use: Vec<(usize, u32)> = (0..self.counts.len())
+            .filter(|&j| self.counts[j] > 0 && starts_inside(j))
+            .map(|j| (j, self.counts[j]))
+            .collect();
+        candidates.extend(in_use.iter().map(|&(j, _)| j));
+        candidates.sort_unstable();
+        candidates.dedup();
+        if candidates.is_empty() {
+            return false;
+        }
+        let before = self.objective();
+        for &(j, count) in &in_use {
+            for _ in 0..count {
+                self.remove(j);
+            }
+        }
+        let mut problem = Problem::new(OptimizationDirection::Minimize);
+        problem.set_time_limit(
+            deadline.saturating_duration_since(Instant::now()).min(POLISH_WINDOW_BUDGET),
+        );
+        let residual = |i: usize| self.need[i] - self.coverage[i];
+        let most = self.need.iter().fold(0.0_f64, |m, &r| m.max(r)).ceil() as i32 + 1;
+        let vars: Vec<_> = candidates
+            .iter()
+            .map(|&j| problem.add_integer_var(self.columns.columns[j].cost, (0, most)))
+            .collect();
+        let mut rows: std::collections::BTreeMap<usize, Vec<(microlp::Variable, f64)>> =
+            std::collections::BTreeMap::new();
+        for (&j, &var) in candidates.iter().zip(&vars) {
+            for (i, a) in self.columns.cover(j) {
+                if residual(i) > EPSILON {
+                    rows.entry(i).or_default().push((var, a));
+                }
+            }
+        }
+        for (i, mut row) in rows {
+            let short = problem.add_var(self.penalty, (0.0, f64::INFINITY));
+            row.push((short, 1.0));
+            problem.add_constraint(row.as_slice(), ComparisonOp::Ge, residual(i));
+        }
+        for (t, template) in self.templates.iter().enumerate() {
+            let members: Vec<_> = candidates
+                .iter()
+                .zip(&vars)
+                .filter(|(&j, _)| self.columns.columns[j].template == t)
+                .map(|(_, &v)| (v, 1.0))
+                .collect();
+            if template.min_count > self.per_template[t] {
+                let min = f64::from(template.min_count - self.per_template[t]);
+                problem.add_constraint(members.as_slice(), ComparisonOp::Ge, min);
+            }
+            if let Some(max) = template.max_count {
+                let max = f64::from(max.saturating_sub(self.per_template[t]));
+                problem.add_constraint(members.as_slice(), ComparisonOp::Le, max);
+            }
+        }
+        let chosen: Option<Vec<(usize, u32)>> = problem.solve().ok().and_then(|outcome| {
+            let solution = outcome.solution()?;
+            Some(
+                candidates
+                    .iter()
+                    .zip(&vars)
+                    .map(|(&j, &v)| (j, solution.var_value(v).round().max(0.0) as u32))
+                    .collect(),
+            )
+        });
+        if let Some(chosen) = chosen {
+            for &(j, count) in &chosen {
+                for _ in 0..count {
+                    self.add(j);
+                }
+            }
+            if self.objective() < before - EPSILON {
+                return true;
+            }
+            for &(j, count) in &chosen {
+                for _ in 0..count {
+                    self.remove(j);
+                }
+            }
+        }
+        for &(j, count) in &in_use {
+            for _ in 0..count {
+                self.add(j);
+            }
+        }
+        false
+    }
+
+    /// The placement of a start group closing the most shortage (the LP's favourite among
+    /// equals), if the template may take another shift.
+    fn best_placement(&self, group: Range<usize>, values: &[f64]) -> Option<usize> {
+        group.filter(|&j| self.can_add(j)).max_by(|&a, &b| {
+            self.shortage_closed(a)
+                .total_cmp(&self.shortage_closed(b))
+                .then(values[a].total_cmp(&values[b]))
+                .then(b.cmp(&a))
+        })
     }
 
     /// Adds the candidate closing the most shortage per unit of cost while that pays.
@@ -958,10 +1013,16 @@ const DIVE_ROUNDS: usize = 12;
 const DIVE_ROUND_UP_DIVISOR: usize = 4;
 /// ... and only those whose fraction reaches this.
 const DIVE_ROUND_UP_FROM: f64 = 0.5;
+/// Share of the time limit the dive may use.
+const DIVE_SHARE: f64 = 0.2;
 /// Iterations of one threshold-accepting cycle.
 const THRESHOLD_CYCLE_ITERATIONS: u64 = 4000;
 /// Worsening accepted at the start of a cycle, as a share of the cheapest shift's cost.
 const THRESHOLD_SHARE_OF_CHEAPEST: f64 = 0.5;
+/// Starts re-optimised together by one integer program of the polish.
+const POLISH_WINDOW_MINUTES: u32 = 12 * 60;
+/// Time limit of one window's integer program.
+const POLISH_WINDOW_BUDGET: Duration = Duration::from_millis(500);
 /// Seed of the search's generator.
 const SEED: u64 = 0x2545_f491_4f6c_dd1d;
 
