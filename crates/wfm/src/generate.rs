@@ -506,7 +506,7 @@ mod tests {
             assert!((8..20).contains(&chrono::Timelike::hour(&local)), "{local}");
         }
         let total: f64 = generated.rows.iter().map(|r| r.calls).sum();
-        let configured = 4.0 * 13_000.0;
+        let configured = 4.0 * config.queues.iter().map(|q| q.calls_per_week).sum::<f64>();
         assert!((total / configured - 1.0).abs() < 0.1, "{total} vs {configured}");
         // The same seed gives the same history.
         assert_eq!(generate_intervals(&config, IntervalLength::MIN60).rows, generated.rows);
