@@ -56,6 +56,7 @@ pub async fn run_with_clock(
         records,
         clock,
         settings.max_calls_in_flight,
+        &settings.limits,
     )?;
     let grpc_addr = grpc.local_addr()?;
     let http_addr = http.local_addr()?;
@@ -80,7 +81,10 @@ pub async fn run_with_clock(
     let reflection = reflection_builder().build_v1()?;
     let reflection_v1alpha = reflection_builder().build_v1alpha()?;
 
-    let mut builder = Server::builder();
+    let limits = &settings.limits;
+    let mut builder = Server::builder()
+        .max_concurrent_streams(limits.max_concurrent_streams_per_connection)
+        .http2_max_header_list_size(limits.max_header_list_bytes);
     if let Some(tls) = &settings.tls {
         let cert = std::fs::read(&tls.cert).map_err(|e| {
             anyhow::anyhow!("server.tls.cert: cannot read {}: {e}", tls.cert.display())
@@ -110,16 +114,32 @@ pub async fn run_with_clock(
     let http_task = tokio::spawn(async move { http_server.await });
 
     tracing::info!(%grpc_addr, %http_addr, tls = settings.tls.is_some(), auth = settings.auth.enabled(), "switchboard serving");
+    let (max_in, max_out) = (limits.max_request_bytes, limits.max_response_bytes);
     builder
+        .layer(crate::limits::AdmissionLayer::new(board.admission().clone()))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_v1alpha)
-        .add_service(pb::router_server::RouterServer::new(RouterService::new(board.clone())))
-        .add_service(pb::agents_server::AgentsServer::new(AgentsService::new(board.clone())))
-        .add_service(pb::supervisor_server::SupervisorServer::new(SupervisorService::new(
-            board.clone(),
-        )))
-        .add_service(pb::admin_server::AdminServer::new(AdminService::new(board.clone())))
+        .add_service(
+            pb::router_server::RouterServer::new(RouterService::new(board.clone()))
+                .max_decoding_message_size(max_in)
+                .max_encoding_message_size(max_out),
+        )
+        .add_service(
+            pb::agents_server::AgentsServer::new(AgentsService::new(board.clone()))
+                .max_decoding_message_size(max_in)
+                .max_encoding_message_size(max_out),
+        )
+        .add_service(
+            pb::supervisor_server::SupervisorServer::new(SupervisorService::new(board.clone()))
+                .max_decoding_message_size(max_in)
+                .max_encoding_message_size(max_out),
+        )
+        .add_service(
+            pb::admin_server::AdminServer::new(AdminService::new(board.clone()))
+                .max_decoding_message_size(max_in)
+                .max_encoding_message_size(max_out),
+        )
         .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), stopped(stop_rx))
         .await?;
 
