@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
-use switchboard_server::settings::{LogFormat, Overrides};
+use switchboard_server::settings::{LimitOverrides, LogFormat, Overrides};
 use switchboard_server::{LoadedConfig, Settings};
 
 /// Serve the routing engine over gRPC (switches, agents, supervisors, admins) and HTTP
@@ -27,6 +27,17 @@ pub struct ServeArgs {
     /// Log format [default text]; the level comes from RUST_LOG (default info).
     #[arg(long, value_parser = ["text", "json"])]
     pub log_format: Option<String>,
+    /// gRPC requests in flight before every request is refused with RESOURCE_EXHAUSTED
+    /// [default 4096].
+    #[arg(long)]
+    pub max_concurrent_requests: Option<usize>,
+    /// Of those, how many new calls, reads and admin requests may use; the rest is kept for
+    /// events of calls already admitted [default 3072].
+    #[arg(long)]
+    pub max_concurrent_new_requests: Option<usize>,
+    /// Server streams (WatchStats, WatchAgent, WatchAssignments) per client [default 16].
+    #[arg(long)]
+    pub max_streams_per_client: Option<usize>,
     /// Also drive synthetic calls and agents through the gRPC API, so queues move.
     #[arg(long)]
     pub demo: bool,
@@ -48,6 +59,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 LogFormat::Text
             }
         }),
+        limits: LimitOverrides {
+            max_concurrent_requests: args.max_concurrent_requests,
+            max_concurrent_new_requests: args.max_concurrent_new_requests,
+            max_streams_per_client: args.max_streams_per_client,
+        },
     };
     let settings = Settings::load(args.config.as_deref(), &overrides)?;
     init_logging(settings.log_format);

@@ -226,3 +226,258 @@ async fn a_full_server_refuses_new_calls_until_one_leaves() {
         "queued billing #2"
     );
 }
+
+/// What a rejected request must not change: every agent's state and counters, every queue's
+/// waiting calls and counters (time-varying fields left out). Read once the pump is idle.
+async fn fingerprint(server: &TestServer) -> Vec<String> {
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let token = server.token.as_deref();
+    let mut out = Vec::new();
+    let agents = server
+        .agents()
+        .await
+        .list_agents(with_token(pb::ListAgentsRequest::default(), token))
+        .await
+        .unwrap()
+        .into_inner();
+    for a in agents.agents {
+        let p = a.profile.unwrap_or_default();
+        out.push(format!(
+            "{} {:?} {} {} {}",
+            p.id,
+            a.state,
+            a.calls_answered,
+            p.display_name,
+            p.skills.len()
+        ));
+    }
+    let queues = server
+        .supervisor()
+        .await
+        .list_queue_stats(with_token(pb::ListQueueStatsRequest {}, token))
+        .await
+        .unwrap()
+        .into_inner();
+    for q in queues.queues {
+        let t = q.today.unwrap_or_default();
+        out.push(format!(
+            "{} waiting {} available {} offered {} answered {} abandoned {}",
+            q.queue, q.calls_waiting, q.agents_available, t.offered, t.answered, t.abandoned
+        ));
+    }
+    out
+}
+
+/// One connected call (c1 answered by ana) and one queued (c2) to be disturbed.
+async fn busy_server(name: &str) -> TestServer {
+    let server = TestServer::start(name).await;
+    login(&server, &["ana"]).await;
+    let mut router = server.router().await;
+    router.route_call(route("c1", "+200")).await.unwrap();
+    router.report_call_event(event("c1", pb::CallEventKind::Answered)).await.unwrap();
+    router.route_call(route("c2", "+200")).await.unwrap();
+    server
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_strings_are_refused_and_change_nothing() {
+    let server = busy_server("bad-huge").await;
+    let before = fingerprint(&server).await;
+    let mut router = server.router().await;
+    let mut agents = server.agents().await;
+    let huge = "9".repeat(1_000_000);
+    check(
+        router.route_call(route(&huge, "+200")).await,
+        Code::InvalidArgument,
+        "invalid call_id: longer than 128 bytes",
+    );
+    let mut r = route("c3", "+200");
+    r.customer_id = huge.clone();
+    check(
+        router.route_call(r).await,
+        Code::InvalidArgument,
+        "invalid customer_id: longer than 256 bytes",
+    );
+    let mut r = route("c3", "+200");
+    r.attributes.insert("tier".into(), huge.clone());
+    check(
+        router.route_call(r).await,
+        Code::InvalidArgument,
+        "invalid attributes[\"tier\"]: longer than 256 bytes",
+    );
+    check(
+        router.report_call_event(event(&huge, pb::CallEventKind::Ended)).await,
+        Code::InvalidArgument,
+        "invalid call_id: longer than 128 bytes",
+    );
+    check(
+        agents
+            .upsert_agent(pb::UpsertAgentRequest {
+                agent: Some(pb::AgentProfile {
+                    id: "ana".into(),
+                    display_name: huge.clone(),
+                    ..Default::default()
+                }),
+            })
+            .await,
+        Code::InvalidArgument,
+        "invalid agent.display_name: longer than 256 bytes",
+    );
+    check(
+        agents
+            .set_not_ready(pb::SetNotReadyRequest { agent_id: "ana".into(), reason: huge.clone() })
+            .await,
+        Code::InvalidArgument,
+        "invalid reason: must be 1 to 64 bytes of printable text",
+    );
+    assert_eq!(fingerprint(&server).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_ascii_and_invalid_utf8_are_refused_and_change_nothing() {
+    let auth = switchboard_server::settings::AuthSettings {
+        admin_tokens: vec![ADMIN_TOKEN.into()],
+        ..Default::default()
+    };
+    let server = TestServer::start_with("bad-metadata", CENTER, auth).await;
+    login(&server, &["ana"]).await;
+    let before = fingerprint(&server).await;
+    let mut router = server.router().await;
+    for raw in [&b"Bearer t\xc3\xb6ken-0123456789abcdef"[..], &b"Bearer \xff\xfe"[..]] {
+        let mut request = tonic::Request::new(route("c9", "+200"));
+        request.metadata_mut().insert(
+            "authorization",
+            tonic::metadata::MetadataValue::try_from(raw).expect("obs-text is a valid header"),
+        );
+        check(
+            router.route_call(request).await,
+            Code::Unauthenticated,
+            "authorization header is not visible ascii",
+        );
+    }
+    // Invalid UTF-8 inside a protobuf string: refused by the decoder, naming the field.
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RawRoute {
+        #[prost(bytes = "vec", tag = "1")]
+        call_id: Vec<u8>,
+        #[prost(bytes = "vec", tag = "3")]
+        dialed: Vec<u8>,
+    }
+    let mut request =
+        tonic::Request::new(RawRoute { call_id: b"c\xff9".to_vec(), dialed: b"+200".to_vec() });
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {ADMIN_TOKEN}").parse().unwrap());
+    let status = crate::overload::raw_unary::<_, pb::RouteDecision>(
+        &server,
+        "/switchboard.v1.Router/RouteCall",
+        request,
+    )
+    .await
+    .expect_err("invalid utf-8");
+    // gRPC's status-code guide puts parse errors under INTERNAL; the message names the field.
+    assert_eq!(status.code(), Code::Internal, "{status:?}");
+    assert!(status.message().contains("RouteCallRequest.call_id"), "{status:?}");
+    assert_eq!(fingerprint(&server).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_enums_and_absurd_numbers_are_refused_and_change_nothing() {
+    let server = busy_server("bad-numbers").await;
+    let before = fingerprint(&server).await;
+    let mut router = server.router().await;
+    let mut agents = server.agents().await;
+    for kind in [-1, i32::MAX, i32::MIN] {
+        check(
+            router.report_call_event(pb::CallEventRequest { call_id: "c1".into(), kind }).await,
+            Code::InvalidArgument,
+            &format!("invalid kind: {kind} is not a call event kind"),
+        );
+    }
+    for level in [0, 6, u32::MAX] {
+        check(
+            agents
+                .upsert_agent(pb::UpsertAgentRequest {
+                    agent: Some(pb::AgentProfile {
+                        id: "ana".into(),
+                        skills: vec![pb::Skill { name: "billing".into(), level }],
+                        ..Default::default()
+                    }),
+                })
+                .await,
+            Code::InvalidArgument,
+            &format!("invalid agent.skills[0].level: {level} is outside 1..=5"),
+        );
+    }
+    for digits in ["-1".to_string(), "1".repeat(65), "１".into()] {
+        check(
+            router.submit_digits(pb::SubmitDigitsRequest { call_id: "c2".into(), digits }).await,
+            Code::InvalidArgument,
+            "invalid digits: must be up to 64 of 0-9, * and #",
+        );
+    }
+    assert_eq!(fingerprint(&server).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_ids_and_out_of_order_events_change_nothing() {
+    let server = busy_server("bad-order").await;
+    let before = fingerprint(&server).await;
+    let mut router = server.router().await;
+    for id in ["c1", "c2"] {
+        check(
+            router.route_call(route(id, "+200")).await,
+            Code::AlreadyExists,
+            &format!("call {id} already exists"),
+        );
+    }
+    check(
+        router.report_call_event(event("c1", pb::CallEventKind::Answered)).await,
+        Code::FailedPrecondition,
+        "call c1 cannot be answered: it was already answered",
+    );
+    let status = router
+        .report_call_event(event("c2", pb::CallEventKind::Ended))
+        .await
+        .expect_err("queued call ended");
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(status.message().contains("c2"), "{status:?}");
+    let status = router
+        .report_call_event(event("c1", pb::CallEventKind::OfferRejected))
+        .await
+        .expect_err("rejecting an answered call");
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert_eq!(status.message(), "agent ana cannot end an offer while on_call");
+    for kind in [
+        pb::CallEventKind::Answered,
+        pb::CallEventKind::Ended,
+        pb::CallEventKind::Abandoned,
+        pb::CallEventKind::Transferred,
+        pb::CallEventKind::OfferRejected,
+        pb::CallEventKind::OfferNoAnswer,
+    ] {
+        let status =
+            router.report_call_event(event("ghost", kind)).await.expect_err("unknown call");
+        assert_eq!(status.code(), Code::NotFound, "{kind:?}: {status:?}");
+        assert!(status.message().contains("ghost"), "{kind:?}: {status:?}");
+    }
+    assert_eq!(fingerprint(&server).await, before);
+    // The same agent added twice is one agent, and the second add leaves its state alone.
+    let mut agents = server.agents().await;
+    let profile = pb::AgentProfile {
+        id: "ana".into(),
+        skills: vec![pb::Skill { name: "billing".into(), level: 3 }],
+        ..Default::default()
+    };
+    for _ in 0..2 {
+        agents.upsert_agent(pb::UpsertAgentRequest { agent: Some(profile.clone()) }).await.unwrap();
+    }
+    assert_eq!(fingerprint(&server).await, before);
+    // Ended after answered is the one legal order, and a second end is refused.
+    router.report_call_event(event("c1", pb::CallEventKind::Ended)).await.unwrap();
+    let status = router
+        .report_call_event(event("c1", pb::CallEventKind::Ended))
+        .await
+        .expect_err("ended twice");
+    assert!(matches!(status.code(), Code::NotFound | Code::FailedPrecondition), "{status:?}");
+}

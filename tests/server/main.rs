@@ -7,6 +7,7 @@ mod auth;
 mod bad_input;
 mod calls;
 mod loadgen;
+mod overload;
 mod shutdown;
 mod stats;
 mod transport;

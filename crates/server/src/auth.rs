@@ -28,6 +28,11 @@ impl Auth {
         Auth { tokens }
     }
 
+    /// Whether tokens are configured (authentication on).
+    pub fn enabled(&self) -> bool {
+        self.tokens.enabled()
+    }
+
     /// The caller's role, or an error when the request may not do what needs one of
     /// `allowed`. Admin is always allowed.
     pub fn require(&self, metadata: &MetadataMap, allowed: &[Role]) -> Result<(), ServiceError> {

@@ -12,7 +12,8 @@ use tokio::sync::broadcast;
 
 use crate::pump::PumpMsg;
 
-/// Decisions buffered per assignment watcher before it counts as lagging.
+/// Default of decisions buffered per assignment watcher before it counts as lagging
+/// (`server.limits.assignment_buffer`).
 pub const ASSIGNMENT_BUFFER: usize = 8_192;
 
 thread_local! {
@@ -65,10 +66,10 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// A hub sending to `pump`.
-    pub fn new(pump: crossbeam_channel::Sender<PumpMsg>) -> Hub {
+    /// A hub sending to `pump`, buffering `assignment_buffer` decisions for watchers.
+    pub fn new(pump: crossbeam_channel::Sender<PumpMsg>, assignment_buffer: usize) -> Hub {
         Hub {
-            assignments: broadcast::channel(ASSIGNMENT_BUFFER).0,
+            assignments: broadcast::channel(assignment_buffer).0,
             endpoints: DashMap::with_hasher(Default::default()),
             call_switch: DashMap::with_hasher(Default::default()),
             pump,

@@ -8,6 +8,8 @@
 //!   event to one pump thread that keeps [`stats`], [`records`] and agent streams, so routing
 //!   never waits for bookkeeping.
 //! - [`wallboard`]: the supervisor page at `/`, pushed over server-sent events.
+//! - [`limits`]: admission control (load shedding by priority, deadlines), streams per
+//!   client and every other bound, with their settings.
 //! - [`serve::run`]: the process: gRPC and HTTP listeners, timers, graceful drain.
 //!
 //! **Architecture invariant:** routing decisions are made by `switchboard-routing` only; this
@@ -20,6 +22,7 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod limits;
 pub mod metrics;
 pub mod pump;
 pub mod records;

@@ -47,6 +47,8 @@ pub struct Metrics {
     answered_today: Family<QueueLabel, Gauge>,
     abandoned_today: Family<QueueLabel, Gauge>,
     agents: Family<StateLabel, Gauge>,
+    /// Shed requests, open and lagging streams, buffers.
+    pub overload: crate::limits::OverloadMetrics,
 }
 
 impl Metrics {
@@ -96,6 +98,7 @@ impl Metrics {
         );
         let agents = Family::<StateLabel, Gauge>::default();
         registry.register("agents", "Agents by state", agents.clone());
+        let overload = crate::limits::OverloadMetrics::register(&mut registry);
         for q in queues {
             let label = QueueLabel { queue: q.id.to_string() };
             waiting.get_or_create(&label).set(0);
@@ -111,6 +114,7 @@ impl Metrics {
             answered_today,
             abandoned_today,
             agents,
+            overload,
         }
     }
 

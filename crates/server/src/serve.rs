@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use switchboard_proto::v1 as pb;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 use crate::auth::Auth;
@@ -56,6 +55,7 @@ pub async fn run_with_clock(
         records,
         clock,
         settings.max_calls_in_flight,
+        &settings.limits,
     )?;
     let grpc_addr = grpc.local_addr()?;
     let http_addr = http.local_addr()?;
@@ -80,7 +80,10 @@ pub async fn run_with_clock(
     let reflection = reflection_builder().build_v1()?;
     let reflection_v1alpha = reflection_builder().build_v1alpha()?;
 
-    let mut builder = Server::builder();
+    let limits = &settings.limits;
+    let mut builder = Server::builder()
+        .max_concurrent_streams(limits.max_concurrent_streams_per_connection)
+        .http2_max_header_list_size(limits.max_header_list_bytes);
     if let Some(tls) = &settings.tls {
         let cert = std::fs::read(&tls.cert).map_err(|e| {
             anyhow::anyhow!("server.tls.cert: cannot read {}: {e}", tls.cert.display())
@@ -109,18 +112,37 @@ pub async fn run_with_clock(
         .with_graceful_shutdown(stopped(stop_rx.clone()));
     let http_task = tokio::spawn(async move { http_server.await });
 
+    // No Nagle: a response that does not fit one segment otherwise waits for the client's
+    // delayed ACK (40 ms per RPC on Linux).
+    let incoming = tonic::transport::server::TcpIncoming::from(grpc).with_nodelay(Some(true));
     tracing::info!(%grpc_addr, %http_addr, tls = settings.tls.is_some(), auth = settings.auth.enabled(), "switchboard serving");
+    let (max_in, max_out) = (limits.max_request_bytes, limits.max_response_bytes);
     builder
+        .layer(crate::limits::AdmissionLayer::new(board.admission().clone()))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_v1alpha)
-        .add_service(pb::router_server::RouterServer::new(RouterService::new(board.clone())))
-        .add_service(pb::agents_server::AgentsServer::new(AgentsService::new(board.clone())))
-        .add_service(pb::supervisor_server::SupervisorServer::new(SupervisorService::new(
-            board.clone(),
-        )))
-        .add_service(pb::admin_server::AdminServer::new(AdminService::new(board.clone())))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), stopped(stop_rx))
+        .add_service(
+            pb::router_server::RouterServer::new(RouterService::new(board.clone()))
+                .max_decoding_message_size(max_in)
+                .max_encoding_message_size(max_out),
+        )
+        .add_service(
+            pb::agents_server::AgentsServer::new(AgentsService::new(board.clone()))
+                .max_decoding_message_size(max_in)
+                .max_encoding_message_size(max_out),
+        )
+        .add_service(
+            pb::supervisor_server::SupervisorServer::new(SupervisorService::new(board.clone()))
+                .max_decoding_message_size(max_in)
+                .max_encoding_message_size(max_out),
+        )
+        .add_service(
+            pb::admin_server::AdminServer::new(AdminService::new(board.clone()))
+                .max_decoding_message_size(max_in)
+                .max_encoding_message_size(max_out),
+        )
+        .serve_with_incoming_shutdown(incoming, stopped(stop_rx))
         .await?;
 
     timers.abort();

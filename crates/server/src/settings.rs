@@ -8,6 +8,8 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+pub use crate::limits::LimitSettings;
+
 /// How the server listens, authenticates and stores call records.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -36,6 +38,9 @@ pub struct Settings {
     /// Calls the server holds at once (in a plan, queued, ringing or connected); RouteCall
     /// answers RESOURCE_EXHAUSTED beyond it, so a flood cannot exhaust memory.
     pub max_calls_in_flight: usize,
+    /// Every other resource bound: request concurrency, streams per client, message sizes,
+    /// HTTP/2 limits, stream buffers (`[server.limits]`).
+    pub limits: LimitSettings,
 }
 
 /// Wallboard colours and history.
@@ -114,6 +119,7 @@ impl Default for Settings {
             stats_refresh_ms: 250,
             wallboard: WallboardSettings::default(),
             max_calls_in_flight: 100_000,
+            limits: LimitSettings::default(),
         }
     }
 }
@@ -133,6 +139,22 @@ pub struct Overrides {
     /// `--log-format`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
+    /// `--max-concurrent-requests` and friends.
+    pub limits: LimitOverrides,
+}
+
+/// Command-line overrides of `[server.limits]`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LimitOverrides {
+    /// `--max-concurrent-requests`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_requests: Option<usize>,
+    /// `--max-concurrent-new-requests`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_new_requests: Option<usize>,
+    /// `--max-streams-per-client`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_streams_per_client: Option<usize>,
 }
 
 impl Settings {
@@ -167,6 +189,7 @@ impl Settings {
         if !(1..=10_000_000).contains(&self.max_calls_in_flight) {
             anyhow::bail!("server.max_calls_in_flight: must be 1 to 10000000");
         }
+        self.limits.validate()?;
         let w = &self.wallboard;
         if !(0.0..=1.0).contains(&w.service_level_target) {
             anyhow::bail!("server.wallboard.service_level_target: must be 0 to 1");
@@ -216,6 +239,43 @@ mod tests {
             assert_eq!(s.grpc_addr.port(), 6000, "file beats default");
             assert_eq!(s.http_addr.port(), 7001, "env beats file");
             assert_eq!(s.records_db, PathBuf::from("flag.db"), "flag beats env");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn limits_layer_and_validate() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "c.toml",
+                "[server.limits]\nmax_streams_per_client = 3\nmax_concurrent_requests = 100\nmax_concurrent_new_requests = 50\n",
+            )?;
+            jail.set_env("SWITCHBOARD_LIMITS__MAX_STREAMS_PER_CLIENT", "4");
+            let overrides = Overrides {
+                limits: LimitOverrides {
+                    max_concurrent_new_requests: Some(60),
+                    ..LimitOverrides::default()
+                },
+                ..Overrides::default()
+            };
+            let s = Settings::load(Some(Path::new("c.toml")), &overrides).unwrap();
+            assert_eq!(s.limits.max_concurrent_requests, 100, "file beats default");
+            assert_eq!(s.limits.max_streams_per_client, 4, "env beats file");
+            assert_eq!(s.limits.max_concurrent_new_requests, 60, "flag beats file");
+            assert_eq!(s.limits.max_request_bytes, 4 * 1024 * 1024, "default kept");
+            jail.create_file("d.toml", "[server.limits]\nmax_concurrent_new_requests = 200\nmax_concurrent_requests = 100\n")?;
+            let err = Settings::load(Some(Path::new("d.toml")), &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("server.limits.max_concurrent_new_requests: must be 1 to 100"),
+                "{err}"
+            );
+            jail.create_file("e.toml", "[server.limits]\nmax_streams = 2\n")?;
+            let err = Settings::load(Some(Path::new("e.toml")), &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("max_streams"), "{err}");
             Ok(())
         });
     }

@@ -26,9 +26,6 @@ pub const BUILTIN_CONFIG: &str = include_str!("../../../deploy/examples/contact-
 /// Its customer list.
 pub const BUILTIN_CUSTOMERS: &str = include_str!("../../../deploy/examples/customers.csv");
 
-/// Agent updates buffered per WatchAgent stream before it counts as lagging.
-const AGENT_UPDATE_BUFFER: usize = 4_096;
-
 /// A contact-center configuration as loaded from a file or the built-in example.
 #[derive(Clone, Debug)]
 pub struct LoadedConfig {
@@ -121,6 +118,10 @@ struct Shared {
     clock: Clock,
     /// Calls held at once before RouteCall refuses new ones.
     max_calls_in_flight: usize,
+    /// Server streams per client.
+    streams: Arc<crate::limits::StreamLimiter>,
+    /// Requests in flight against the concurrency limits.
+    admission: Arc<crate::limits::Admission>,
 }
 
 /// Background parts to stop in order at shutdown.
@@ -149,9 +150,10 @@ impl Switchboard {
         records: (RecordSink, RecordWriter),
         clock: Clock,
         max_calls_in_flight: usize,
+        limits: &crate::limits::LimitSettings,
     ) -> anyhow::Result<(Switchboard, Background)> {
         let (pump_tx, pump_rx) = crossbeam_channel::unbounded();
-        let hub = Arc::new(Hub::new(pump_tx));
+        let hub = Arc::new(Hub::new(pump_tx, limits.assignment_buffer));
         let router = Router::new(
             config.routing.clone(),
             config.customers.clone(),
@@ -169,7 +171,7 @@ impl Switchboard {
                 now.as_millis() as i64,
             )),
             version: AtomicU64::new(0),
-            agent_updates: broadcast::channel(AGENT_UPDATE_BUFFER).0,
+            agent_updates: broadcast::channel(limits.agent_update_buffer).0,
         });
         let (sink, writer) = records;
         let engine = router.engine().clone();
@@ -179,6 +181,11 @@ impl Switchboard {
             .spawn(move || crate::pump::run(pump_rx, pump_shared, engine, sink))?;
         let queues = config.routing.queues.len();
         let metrics = Arc::new(Metrics::new(&config.routing.queues));
+        let streams = crate::limits::StreamLimiter::new(
+            limits.max_streams_per_client,
+            metrics.overload.clone(),
+        );
+        let admission = crate::limits::Admission::new(limits, metrics.overload.clone());
         let board = Switchboard {
             shared: Arc::new(Shared {
                 router: RwLock::new(router),
@@ -195,6 +202,8 @@ impl Switchboard {
                 wallboard,
                 clock,
                 max_calls_in_flight,
+                streams,
+                admission,
             }),
         };
         tracing::info!(queues, "engine started");
@@ -210,6 +219,31 @@ impl Switchboard {
     /// Calls held at once before RouteCall refuses new ones.
     pub fn max_calls_in_flight(&self) -> usize {
         self.shared.max_calls_in_flight
+    }
+
+    /// Server streams per client.
+    pub fn streams(&self) -> &Arc<crate::limits::StreamLimiter> {
+        &self.shared.streams
+    }
+
+    /// A place for one more server stream of the client behind `request`, or
+    /// RESOURCE_EXHAUSTED naming `server.limits.max_streams_per_client`.
+    pub fn stream_permit<T>(
+        &self,
+        request: &tonic::Request<T>,
+        stream: &'static str,
+    ) -> ServiceResult<crate::limits::StreamPermit> {
+        let client = crate::limits::client_key(
+            request.metadata(),
+            request.remote_addr(),
+            self.shared.auth.enabled(),
+        );
+        self.shared.streams.acquire(client, stream)
+    }
+
+    /// Requests in flight against the concurrency limits (the gRPC admission layer).
+    pub fn admission(&self) -> &Arc<crate::limits::Admission> {
+        &self.shared.admission
     }
 
     /// The router in force.
@@ -322,6 +356,10 @@ impl Switchboard {
         let queues = self.all_queue_stats();
         let agents = self.all_agents();
         self.shared.metrics.observe(&queues, &agents);
+        let overload = &self.shared.metrics.overload;
+        overload.buffered("agent", self.shared.pump.agent_updates.len());
+        overload.buffered("assignments", self.shared.hub.assignments.len());
+        overload.pump_backlog.set(i64::try_from(self.shared.hub.pump.len()).unwrap_or(i64::MAX));
         let snapshot =
             pb::StatsSnapshot { at_unix_ms: self.now().as_millis() as i64, queues, agents };
         self.shared.history.lock().record(&snapshot);

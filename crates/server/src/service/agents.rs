@@ -168,7 +168,9 @@ impl pb::agents_server::Agents for AgentsService {
         request: Request<pb::AgentRequest>,
     ) -> Result<Response<Self::WatchAgentStream>, Status> {
         self.board.auth().require(request.metadata(), READERS)?;
+        let permit = self.board.stream_permit(&request, "agent")?;
         let id = self.agent_id(&request.into_inner().agent_id)?;
+        let metrics = self.board.metrics().clone();
         // Subscribe before reading the current state so no change falls in between.
         let rx = self.board.agent_updates();
         let first = self.view(&id)?;
@@ -178,9 +180,12 @@ impl pb::agents_server::Agents for AgentsService {
                 Some(Ok(pb::AgentUpdate { agent: Some((*agent).clone()) }))
             }
             Ok(_) => None,
-            Err(BroadcastStreamRecvError::Lagged(n)) => Some(Err(Status::resource_exhausted(
-                format!("agent watcher fell behind and missed {n} updates; reconnect"),
-            ))),
+            Err(BroadcastStreamRecvError::Lagged(n)) => {
+                metrics.overload.lagged("agent");
+                Some(Err(Status::resource_exhausted(format!(
+                    "agent watcher fell behind and missed {n} updates (server.limits.agent_update_buffer); reconnect"
+                ))))
+            }
         });
         let mut failed = false;
         let stream = tokio_stream::once(Ok(pb::AgentUpdate { agent: Some(first) }))
@@ -193,7 +198,7 @@ impl pb::agents_server::Agents for AgentsService {
                 Some(item)
             });
         let stream = futures_util::StreamExt::take_until(stream, self.board.closing());
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(crate::limits::hold(Box::pin(stream), permit)))
     }
 }
 

@@ -255,21 +255,26 @@ impl pb::router_server::Router for RouterService {
         request: Request<pb::WatchAssignmentsRequest>,
     ) -> Result<Response<Self::WatchAssignmentsStream>, Status> {
         self.board.auth().require(request.metadata(), &[Role::Switch])?;
+        let permit = self.board.stream_permit(&request, "assignments")?;
         let switch_id = request.into_inner().switch_id;
         convert::text("switch_id", &switch_id).map_err(Status::from)?;
         let rx = self.board.hub().assignments.subscribe();
+        let metrics = self.board.metrics().clone();
         let stream = BroadcastStream::new(rx)
             .filter_map(move |item| match item {
                 Ok(d) if switch_id.is_empty() || d.switch_id == switch_id => Some(Ok((*d).clone())),
                 Ok(_) => None,
-                Err(BroadcastStreamRecvError::Lagged(n)) => Some(Err(Status::resource_exhausted(format!(
-                    "assignment watcher fell behind and missed {n} decisions; reconnect (missed offers time out and are re-offered)"
-                )))),
+                Err(BroadcastStreamRecvError::Lagged(n)) => {
+                    metrics.overload.lagged("assignments");
+                    Some(Err(Status::resource_exhausted(format!(
+                        "assignment watcher fell behind and missed {n} decisions (server.limits.assignment_buffer); reconnect (missed offers time out and are re-offered)"
+                    ))))
+                }
             })
             // A lagging watcher gets one error and the stream ends, so it reconnects.
             .take_while_inclusive_ok();
         let stream = futures_util::StreamExt::take_until(stream, self.board.closing());
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(crate::limits::hold(Box::pin(stream), permit)))
     }
 }
 

@@ -80,6 +80,7 @@ impl pb::supervisor_server::Supervisor for SupervisorService {
         request: Request<pb::WatchStatsRequest>,
     ) -> Result<Response<Self::WatchStatsStream>, Status> {
         self.board.auth().require(request.metadata(), READERS)?;
+        let permit = self.board.stream_permit(&request, "stats")?;
         let include_agents = request.into_inner().include_agents;
         // A watch channel holds only the latest snapshot: a slow reader skips stale ones and
         // can never hold memory or the stats task back.
@@ -93,6 +94,6 @@ impl pb::supervisor_server::Supervisor for SupervisorService {
             })
         });
         let stream = futures_util::StreamExt::take_until(stream, self.board.closing());
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(crate::limits::hold(Box::pin(stream), permit)))
     }
 }
