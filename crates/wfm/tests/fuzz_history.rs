@@ -130,7 +130,13 @@ fn drive_shifts(bytes: Vec<u8>) {
     let text = String::from_utf8_lossy(&bytes);
     if let Ok(file) = parse_shift_file(&text) {
         for template in &file.templates {
-            let _ = template.break_placements();
+            // The parser refuses on the count; it must agree with the listing.
+            assert_eq!(
+                template.break_placement_count(),
+                template.break_placements().len(),
+                "break placements of {}",
+                template.name
+            );
         }
     }
 }
@@ -193,6 +199,28 @@ fn regressions() {
     ];
     for case in cases {
         check_bounded("regression", case.as_bytes(), drive_history)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// Shift files that guard the parser's bounds; each must keep passing all properties.
+#[test]
+fn shift_regressions() {
+    let one_minute_breaks = "[[shift]]\nname = \"long\"\nlength = \"24h\"\n\
+        start = { earliest = \"00:00\", latest = \"00:00\" }\n"
+        .to_string()
+        + &"[[shift.break]]\nlength = \"1m\"\nearliest = \"0m\"\nlatest = \"23h\"\nstep = \"1m\"\n"
+            .repeat(6);
+    let cases = [
+        // Every break anywhere in a day: 10^16 placements, enumerated before being counted.
+        one_minute_breaks,
+        // Break bounds that overflow when added.
+        "[[shift]]\nname = \"x\"\nlength = \"9h\"\nstart = { earliest = \"00:00\", latest = \"00:00\" }\n\
+         [[shift.break]]\nlength = \"4000000000m\"\nearliest = \"0m\"\nlatest = \"4000000000m\"\n"
+            .to_string(),
+    ];
+    for case in cases {
+        check_bounded("shift regression", case.as_bytes(), drive_shifts)
             .unwrap_or_else(|e| panic!("{e}"));
     }
 }
