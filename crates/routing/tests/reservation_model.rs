@@ -7,7 +7,8 @@
 //! function names the `engine.rs` function it mirrors; change it with the engine.
 //!
 //! Lock granularity is the engine's or finer: one mutex per agent entry and per call entry
-//! (DashMap locks a shard holding several, which only serializes more), one per queue.
+//! (DashMap locks a shard holding several, which only serializes more: the engine never holds
+//! one entry of a map while taking another of the same map), one per queue.
 //!
 //! Properties, checked on every explored schedule:
 //! 1. No agent is offered two calls: every reservation starts from a distinct availability
@@ -17,10 +18,11 @@
 //!    with its location `WithAgent(that agent)`.
 //! 3. No call and agent wait for each other: at the end no queue holds a waiting call while an
 //!    agent that is a member of that queue is available.
+//! 4. No deadlock: shuttle fails a schedule in which every thread is blocked, so the lock
+//!    order (queues ascending, then agent, then call) is checked too.
 //!
 //! Threads race route-call, agent-available (login, ready), not-ready, offer-failed and logout.
-//! Schedules
-//! come from shuttle's random scheduler and its PCT scheduler (depth 3); the number per
+//! Schedules come from shuttle's random scheduler and its PCT scheduler (depth 3); the number per
 //! scenario is `SWITCHBOARD_MODEL_ITERATIONS` (default [`DEFAULT_ITERATIONS`]). Mutants of the
 //! protocol (a non-atomic check-then-set, a queue lock released between looking for an agent
 //! and enqueueing) show that the checker catches what it claims to.
