@@ -161,6 +161,7 @@ proptest! {
 /// The seeds are valid and reach the aggregation (the targets do not only test error paths).
 #[test]
 fn seeds_read_and_aggregate() {
+    let _serial = fuzz_support::serial();
     let new_york: Tz = "America/New_York".parse().expect("zone");
     for (n, seed) in history_seeds().iter().enumerate() {
         let outcome = read_history(*seed, &ReadOptions { tz: new_york, skip_bad: false })

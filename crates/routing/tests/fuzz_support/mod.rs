@@ -24,6 +24,9 @@ static COUNTING_ALLOCATOR: PeakAlloc = PeakAlloc;
 /// Cases per target in a normal `cargo test`.
 pub const DEFAULT_CASES: u32 = 1_024;
 
+/// Seed of the default (short) run.
+pub const DEFAULT_SEED: u64 = 0x5b0a_4d00;
+
 /// Longest input a target is fed; parsers are fed files of this order in practice.
 pub const MAX_INPUT_BYTES: usize = 64 * 1024;
 
@@ -51,6 +54,13 @@ pub fn config() -> ProptestConfig {
     ProptestConfig {
         cases: cases(),
         max_shrink_iters: 256,
+        // The default run is the same every time (CI stays reproducible); a long run
+        // (`SWITCHBOARD_FUZZ_CASES` set) explores new inputs with a random seed.
+        rng_seed: if std::env::var_os("SWITCHBOARD_FUZZ_CASES").is_some() {
+            proptest::test_runner::RngSeed::Random
+        } else {
+            proptest::test_runner::RngSeed::Fixed(DEFAULT_SEED)
+        },
         // `<test file>.proptest-regressions` next to the test: integration tests have no
         // lib.rs for proptest's default lookup.
         failure_persistence: Some(Box::new(
@@ -62,6 +72,12 @@ pub fn config() -> ProptestConfig {
 
 /// One measured case at a time: the allocator's counters are process-wide.
 static MEASURE: Mutex<()> = Mutex::new(());
+
+/// Holds off every measured case while a test outside [`check_bounded`] allocates: the
+/// counters are process-wide, so an unmeasured test running beside a case inflates its peak.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    MEASURE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// Runs `target` on `input` on its own thread and checks the three properties: it returns
 /// (no panic), within [`HANG_LIMIT`] (no hang) and with a peak heap of at most
