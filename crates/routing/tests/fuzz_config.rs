@@ -290,9 +290,9 @@ fn regressions() {
     }
 }
 
-/// A false alarm of the first full-workspace run, kept: 850 repeats of one inline-table line (a
-/// 64 KiB file) showed a 218 MB peak while `seeds_parse_and_route` ran unmeasured beside it;
-/// alone it stays far under the cap, and every test of this binary now measures serially.
+/// A false alarm of the first full-workspace run, kept: this 64 KiB file (850 repeats of one
+/// inline-table line) showed a 218 MB peak because the mutator, generating the next input on
+/// another test thread, built 5,000 copies of a 64 KiB line; alone it stays far under the cap.
 #[test]
 fn repeated_inline_tables_stay_under_the_cap() {
     let input = include_bytes!("fuzz_inputs/repeated-inline-tables.toml");

@@ -387,7 +387,10 @@ impl Mutation {
                 if !lines.is_empty() {
                     let i = pick(lines.len(), *at);
                     let line = lines[i].clone();
-                    let times = (*times as usize) % 5_000;
+                    // No more copies than fit in an input: the generator runs beside measured
+                    // cases, and 5,000 copies of a 64 KiB line were 320 MB of its own.
+                    let times =
+                        ((*times as usize) % 5_000).min(MAX_INPUT_BYTES / line.len().max(1));
                     lines.splice(i..i, std::iter::repeat_n(line, times));
                 }
                 *input = lines.concat();
