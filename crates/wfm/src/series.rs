@@ -234,7 +234,8 @@ fn aggregate_calls(
     let Some((first_day, last_day)) = day_range(calls.iter().map(|c| &c.arrived_at), &tz) else {
         return Err(WfmError::Unusable("the history has no calls".into()));
     };
-    let days = (last_day - first_day).num_days() as usize + 1;
+    let queues = calls.iter().map(|c| c.queue.as_str()).collect::<HashSet<_>>().len();
+    let days = grid_days(first_day, last_day, queues, calls.len(), interval)?;
     let spd = interval.slots_per_day();
     let mut accumulators: BTreeMap<String, Accumulator> = BTreeMap::new();
     let (mut earliest, mut latest) = (calls[0].arrived_at, calls[0].arrived_at);
@@ -295,7 +296,8 @@ fn aggregate_intervals(
              empty (use --interval {spacing}m or longer)"
         )));
     }
-    let days = (last_day - first_day).num_days() as usize + 1;
+    let queues = rows.iter().map(|r| r.queue.as_str()).collect::<HashSet<_>>().len();
+    let days = grid_days(first_day, last_day, queues, rows.len(), interval)?;
     let spd = interval.slots_per_day();
     let mut accumulators: BTreeMap<String, Accumulator> = BTreeMap::new();
     let (mut earliest, mut latest) = (rows[0].start, rows[0].start);
@@ -316,6 +318,49 @@ fn aggregate_intervals(
         }
     }
     Ok(finish(accumulators, interval, tz, first_day, days, false, (earliest, latest)))
+}
+
+/// Longest history the grid covers, in days (ten years): forecasting looks back weeks, and a
+/// row dated centuries away would otherwise size every queue's grid by its distance.
+pub const MAX_HISTORY_SPAN_DAYS: i64 = 3_660;
+
+/// Grid cells (queues x days x slots) any history may use, whatever its size: about 35 MB of
+/// grids, room for ten queues over a year of 15-minute slots.
+pub const MIN_GRID_CELLS: usize = 1 << 19;
+
+/// Grid cells allowed per input row beyond [`MIN_GRID_CELLS`]: real history fills its grid
+/// (a row per busy slot or several calls per slot), so only a sparse file of many queues over
+/// a long span comes near it.
+pub const GRID_CELLS_PER_ROW: usize = 256;
+
+/// Days of the grid from `first` to `last`, refused when the span or the grid (every queue's
+/// slots over the span) is out of proportion to the history: memory stays proportional to the
+/// input, whatever dates and queue names it holds.
+fn grid_days(
+    first: NaiveDate,
+    last: NaiveDate,
+    queues: usize,
+    rows: usize,
+    interval: IntervalLength,
+) -> Result<usize> {
+    let span = (last - first).num_days() + 1;
+    if span > MAX_HISTORY_SPAN_DAYS {
+        return Err(WfmError::Unusable(format!(
+            "the history runs from {first} to {last}, {span} days; at most \
+             {MAX_HISTORY_SPAN_DAYS} are supported (check the dates or drop old rows)"
+        )));
+    }
+    let days = usize::try_from(span).unwrap_or(usize::MAX);
+    let cells = queues.saturating_mul(days).saturating_mul(interval.slots_per_day());
+    let allowed = MIN_GRID_CELLS.max(rows.saturating_mul(GRID_CELLS_PER_ROW));
+    if cells > allowed {
+        return Err(WfmError::Unusable(format!(
+            "{rows} rows in {queues} queues over {days} days would need {cells} {interval} \
+             slots, more than {allowed} for a history this size (check the queue column and \
+             the dates)"
+        )));
+    }
+    Ok(days)
 }
 
 fn gcd(a: u32, b: u32) -> u32 {
@@ -356,6 +401,25 @@ mod tests {
         assert_eq!(s.calls[96 + 19], Some(1.0)); // Wednesday 09:30 local
         assert_eq!(s.calls[96 + 18], Some(0.0));
         assert_eq!(s.calls[96 + 20], None); // after the last call of the file: unobserved
+    }
+
+    /// Found by the history fuzz target: one row dated in the far future sized every queue's
+    /// grid by the distance (gigabytes for a two-line file), and many queue names multiplied it.
+    #[test]
+    fn grids_out_of_proportion_to_the_history_are_refused() {
+        let far = "arrived_at\n2026-07-06T09:05:00Z\n9999-12-31T23:00:00Z\n";
+        let err = series(far, IntervalLength::MIN15).unwrap_err().to_string();
+        assert!(err.contains("9999-12-31") && err.contains("at most 3660"), "{err}");
+        let mut sparse = String::from("arrived_at,queue\n");
+        for q in 0..400 {
+            sparse.push_str(&format!("2026-01-05T09:00:00Z,q{q}\n"));
+        }
+        sparse.push_str("2027-12-31T09:00:00Z,q0\n");
+        let err = series(&sparse, IntervalLength::MIN15).unwrap_err().to_string();
+        assert!(err.contains("401 rows in 400 queues"), "{err}");
+        // Ten years of one queue is fine.
+        let decade = "interval_start,calls\n2016-01-05T00:00:00Z,1\n2026-01-01T00:00:00Z,1\n";
+        assert_eq!(series(decade, IntervalLength::MIN60).unwrap()[0].days(), 3650);
     }
 
     #[test]

@@ -91,6 +91,43 @@ impl ShiftTemplate {
         since_earliest <= window && since_earliest % self.start_step_minutes == 0
     }
 
+    /// How many entries [`ShiftTemplate::break_placements`] returns, counted without listing
+    /// them (saturating), so a template with astronomically many is refused before they are
+    /// listed: per break and start offset, the placements of the breaks so far that end there.
+    pub fn break_placement_count(&self) -> usize {
+        // (start offsets of the last break, ways to end with it at each, its length)
+        let mut last: Option<(Vec<u32>, Vec<usize>, u32)> = None;
+        for rule in &self.breaks {
+            let offsets: Vec<u32> = (rule.earliest_offset_minutes..=rule.latest_offset_minutes)
+                .step_by(rule.step_minutes.max(1) as usize)
+                .filter(|&o| o.saturating_add(rule.length_minutes) <= self.length_minutes)
+                .collect();
+            let ways = match &last {
+                None => vec![1; offsets.len()],
+                Some((before, before_ways, before_length)) => {
+                    // Offsets ascend, so the placements that fit before `o` are a prefix.
+                    let (mut fitting, mut sum) = (0, 0usize);
+                    offsets
+                        .iter()
+                        .map(|&o| {
+                            while fitting < before.len()
+                                && before[fitting].saturating_add(*before_length) <= o
+                            {
+                                sum = sum.saturating_add(before_ways[fitting]);
+                                fitting += 1;
+                            }
+                            sum
+                        })
+                        .collect()
+                }
+            };
+            last = Some((offsets, ways, rule.length_minutes));
+        }
+        last.map_or(1, |(_, ways, _)| {
+            ways.iter().fold(0, |total: usize, &w| total.saturating_add(w))
+        })
+    }
+
     /// Every way to place the breaks: each entry holds one start offset per break, in order,
     /// with no overlap.
     pub fn break_placements(&self) -> Vec<Vec<u32>> {
@@ -359,7 +396,7 @@ pub fn parse_shift_file(text: &str) -> Result<ShiftFile, TemplateError> {
             if latest < earliest {
                 return Err(fail(&field("latest"), "is before earliest".into()));
             }
-            if latest + length_minutes > shift_minutes {
+            if latest.saturating_add(length_minutes) > shift_minutes {
                 return Err(fail(&field("latest"), "the break would end after the shift".into()));
             }
             breaks.push(BreakRule {
@@ -404,16 +441,17 @@ pub fn parse_shift_file(text: &str) -> Result<ShiftFile, TemplateError> {
             breaks,
             skills: spec.skills.clone(),
         };
-        let placements = template.break_placements();
-        if placements.is_empty() {
+        // Counted, not listed: a few breaks with wide windows and fine steps have more
+        // placements than memory holds.
+        let placements = template.break_placement_count();
+        if placements == 0 {
             return Err(fail("break", "the breaks cannot be placed without overlapping".into()));
         }
-        if placements.len() > MAX_PLACEMENTS_PER_START {
+        if placements > MAX_PLACEMENTS_PER_START {
             return Err(fail(
                 "break",
                 format!(
-                    "{} break placements per start; at most {MAX_PLACEMENTS_PER_START} (use coarser steps)",
-                    placements.len()
+                    "{placements} break placements per start; at most {MAX_PLACEMENTS_PER_START} (use coarser steps)"
                 ),
             ));
         }
