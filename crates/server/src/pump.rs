@@ -228,7 +228,7 @@ impl Pump {
                     p.record.overflows += 1;
                 }
             }
-            Event::AgentStateChanged { agent, state, at } => {
+            Event::AgentStateChanged { agent, state, at, .. } => {
                 let snapshot = self.engine.agent(&agent);
                 let queues = snapshot.as_ref().map(|a| a.queues.clone()).unwrap_or_default();
                 self.stats(at).agent_changed(&agent, &state, at_ms(at), queues);
