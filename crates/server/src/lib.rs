@@ -20,6 +20,7 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod journal;
 pub mod metrics;
 pub mod pump;
 pub mod records;

@@ -199,7 +199,7 @@ impl Pump {
                     p.record.offers += 1;
                 }
             }
-            Event::OfferEnded { .. } => {}
+            Event::OfferEnded { .. } | Event::CallEntered { .. } | Event::CallWithdrawn { .. } => {}
             Event::CallAnswered { call, agent, queue, wait_ms, at, .. } => {
                 self.stats(at).answered(&queue, wait_ms);
                 if let Some(p) = self.calls.get_mut(&call) {

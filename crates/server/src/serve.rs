@@ -56,6 +56,7 @@ pub async fn run_with_clock(
         records,
         clock,
         settings.max_calls_in_flight,
+        &settings.journal,
     )?;
     let grpc_addr = grpc.local_addr()?;
     let http_addr = http.local_addr()?;
@@ -111,6 +112,7 @@ pub async fn run_with_clock(
 
     tracing::info!(%grpc_addr, %http_addr, tls = settings.tls.is_some(), auth = settings.auth.enabled(), "switchboard serving");
     builder
+        .layer(crate::journal::layer::DurableLayer::new(board.journal_handle()))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_v1alpha)

@@ -36,6 +36,8 @@ pub struct Settings {
     /// Calls the server holds at once (in a plan, queued, ringing or connected); RouteCall
     /// answers RESOURCE_EXHAUSTED beyond it, so a flood cannot exhaust memory.
     pub max_calls_in_flight: usize,
+    /// The journal of live state (`[server.journal]`); off without `dir`.
+    pub journal: crate::journal::JournalSettings,
 }
 
 /// Wallboard colours and history.
@@ -114,6 +116,7 @@ impl Default for Settings {
             stats_refresh_ms: 250,
             wallboard: WallboardSettings::default(),
             max_calls_in_flight: 100_000,
+            journal: crate::journal::JournalSettings::default(),
         }
     }
 }
@@ -133,6 +136,16 @@ pub struct Overrides {
     /// `--log-format`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
+    /// `--journal`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal: Option<JournalOverride>,
+}
+
+/// `--journal DIR`, as the nested `journal.dir` key.
+#[derive(Clone, Debug, Serialize)]
+pub struct JournalOverride {
+    /// The directory.
+    pub dir: PathBuf,
 }
 
 impl Settings {
@@ -166,6 +179,16 @@ impl Settings {
         }
         if !(1..=10_000_000).contains(&self.max_calls_in_flight) {
             anyhow::bail!("server.max_calls_in_flight: must be 1 to 10000000");
+        }
+        let j = &self.journal;
+        if !(1..=10_000).contains(&j.batch_ms) {
+            anyhow::bail!("server.journal.batch_ms: must be 1 to 10000");
+        }
+        if j.snapshot_every == 0 {
+            anyhow::bail!("server.journal.snapshot_every: must be at least 1");
+        }
+        if j.max_pending_bytes < 65_536 {
+            anyhow::bail!("server.journal.max_pending_bytes: must be at least 65536");
         }
         let w = &self.wallboard;
         if !(0.0..=1.0).contains(&w.service_level_target) {
