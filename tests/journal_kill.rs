@@ -4,7 +4,7 @@
 //! left reserved past its deadline, no call with two agents.
 //!
 //! The suite runs a few seeds; `cargo test --test journal_kill -- --ignored` runs many
-//! (`SWITCHBOARD_KILL_SEEDS=N`, default 40).
+//! (`JOURNAL_KILL_SEEDS=N`, default 40).
 
 #![cfg(unix)]
 
@@ -67,6 +67,14 @@ fn free_port() -> SocketAddr {
 struct Server {
     child: Child,
     grpc: SocketAddr,
+}
+
+impl Drop for Server {
+    /// A failing check must not leave the server running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn start(dir: &Path, config: &Path) -> Server {
@@ -452,7 +460,7 @@ fn kill_9_loses_nothing_acknowledged() {
 #[ignore = "long: many seeds; run with --ignored"]
 fn kill_9_many_seeds() {
     let seeds: u64 =
-        std::env::var("SWITCHBOARD_KILL_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(40);
+        std::env::var("JOURNAL_KILL_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(40);
     let base = base_dir();
     for seed in 1000..1000 + seeds {
         let ops = run_seed(seed, &base);
