@@ -305,6 +305,7 @@ async fn check(channel: Channel, acked: &Acked, seed: u64) {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
             as i64;
     let mut holders: HashMap<String, String> = HashMap::new();
+    let mut on_call: HashSet<String> = HashSet::new();
     for agent in &list.get_ref().agents {
         let id = agent.profile.as_ref().unwrap().id.clone();
         if agent.state == pb::AgentState::Reserved as i32 {
@@ -318,6 +319,9 @@ async fn check(channel: Channel, acked: &Acked, seed: u64) {
             && (agent.state == pb::AgentState::Reserved as i32
                 || agent.state == pb::AgentState::OnCall as i32)
         {
+            if agent.state == pb::AgentState::OnCall as i32 {
+                on_call.insert(agent.call_id.clone());
+            }
             if let Some(other) = holders.insert(agent.call_id.clone(), id.clone()) {
                 panic!("seed {seed}: call {} with two agents: {other} and {id}", agent.call_id);
             }
@@ -343,14 +347,17 @@ async fn check(channel: Channel, acked: &Acked, seed: u64) {
             }
         }
     }
-    for (call, agent) in &acked.answered {
+    // The agent that answered is the one the engine held the call with; the driver's
+    // offer map can be a step behind (a re-offer still on the stream), so only the state
+    // is checked: connected, to exactly one agent.
+    for call in acked.answered.keys() {
         if acked.call_in_flight.contains_key(call) {
             continue;
         }
-        assert_eq!(
-            holders.get(call),
-            Some(agent),
-            "seed {seed}: answered call {call} is not connected to {agent} any more"
+        assert!(
+            on_call.contains(call),
+            "seed {seed}: answered call {call} is not connected any more (held by {:?})",
+            holders.get(call)
         );
     }
     let mut alive: Vec<&String> = acked.alive.iter().collect();
