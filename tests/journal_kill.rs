@@ -414,9 +414,12 @@ fn run_seed(seed: u64, base: &Path) -> u64 {
             let mut server = start(&dir, &config);
             let channel = connect(&mut server).await;
             if _round > 0 {
-                check(channel.clone(), &acked.lock().unwrap(), seed).await;
-                // The check abandoned or ended every call it knew: start over from there.
+                // The drivers are stopped: take the record out rather than hold its lock.
+                let seen = std::mem::take(&mut *acked.lock().unwrap());
+                check(channel.clone(), &seen, seed).await;
                 let mut a = acked.lock().unwrap();
+                *a = seen;
+                // The check abandoned or ended every call it knew: start over from there.
                 let alive: Vec<String> = a.alive.drain().collect();
                 a.over.extend(alive);
                 a.answered.clear();
@@ -440,7 +443,7 @@ fn run_seed(seed: u64, base: &Path) -> u64 {
         }
         let mut server = start(&dir, &config);
         let channel = connect(&mut server).await;
-        let acked = acked.lock().unwrap();
+        let acked = std::mem::take(&mut *acked.lock().unwrap());
         check(channel, &acked, seed).await;
         let _ = server.child.kill();
         let _ = server.child.wait();

@@ -55,7 +55,7 @@ fn bench(c: &mut Criterion) {
                 assert!(journal.wait_durable_blocking(seq, Duration::from_secs(10)));
             })
         });
-        for threads in [8u64] {
+        for threads in [2u64, 8] {
             group.bench_function(
                 BenchmarkId::new(format!("{threads}_concurrent_rpcs_each_append_and_wait"), name),
                 |b| {
