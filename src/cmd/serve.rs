@@ -38,6 +38,10 @@ pub struct ServeArgs {
     /// Server streams (WatchStats, WatchAgent, WatchAssignments) per client [default 16].
     #[arg(long)]
     pub max_streams_per_client: Option<usize>,
+    /// Journal live state in this directory and recover it at start (agents, queued calls,
+    /// reservations); off by default [server.journal.dir, SWITCHBOARD_JOURNAL__DIR].
+    #[arg(long, value_name = "DIR")]
+    pub journal: Option<PathBuf>,
     /// Also drive synthetic calls and agents through the gRPC API, so queues move.
     #[arg(long)]
     pub demo: bool,
@@ -52,6 +56,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         grpc_addr: args.grpc_addr,
         http_addr: args.http_addr,
         records_db: args.records_db.clone(),
+        journal: args
+            .journal
+            .clone()
+            .map(|dir| switchboard_server::settings::JournalOverride { dir }),
         log_format: args.log_format.as_deref().map(|f| {
             if f == "json" {
                 LogFormat::Json

@@ -46,6 +46,9 @@ use crate::queue::{
 use crate::skills::{level_of, qualifies};
 use crate::time::Timestamp;
 
+mod restore;
+pub use restore::RestoreReport;
+
 /// Hasher of the id maps: foldhash is several times faster than SipHash on short ids and is
 /// seeded per map, so ids chosen by a hostile client cannot be aimed at one bucket in advance.
 type Hasher = foldhash::fast::RandomState;
@@ -262,6 +265,8 @@ struct Changed {
     /// The agent became available and should look for a call.
     dispatch: bool,
     state: AgentState,
+    /// The agent's epoch after the change.
+    epoch: u64,
 }
 
 impl Engine {
@@ -352,10 +357,20 @@ impl Engine {
         if full && !self.any_available(&q, &qs, &needs, usize::MAX) {
             return refuse(qs);
         }
+        let entered = |events: &mut Vec<Event>| {
+            events.push(Event::CallEntered {
+                call: Box::new((*call).clone()),
+                queue: q.config.id.clone(),
+                seq: key.seq,
+                first_entered,
+                at: now,
+            });
+        };
         if let Some(reservation) = self.reserve_from_index(&q, &mut qs, &call_id, &needs, now) {
             self.set_location(&call_id, Location::WithAgent(reservation.agent.clone()));
             drop(qs);
             bump(&q.counters.entered);
+            entered(&mut events);
             let offer = self.after_reservation(&q, call_id, reservation, now, &mut events);
             self.emit(events);
             return Ok(Routed::Offered(offer));
@@ -378,6 +393,7 @@ impl Engine {
         self.set_location(&call_id, Location::Queued);
         drop(qs);
         bump(&q.counters.entered);
+        entered(&mut events);
         let max_wait = match (q.config.max_wait, call.max_wait) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -431,8 +447,9 @@ impl Engine {
             a.talk_started = now;
             a.counters.consecutive_missed = 0;
             a.counters.calls_answered += 1;
-            a.state.clone()
+            (a.state.clone(), a.epoch)
         };
+        let (state, epoch) = state;
         // Queue wait counts from entry into this queue, not from arrival (the IVR is not
         // waiting in line); the whole wait across queues goes along for the caller's record.
         let wait = now.since(entered_at);
@@ -452,7 +469,7 @@ impl Engine {
                 total_wait_ms,
                 at: now,
             },
-            Event::AgentStateChanged { agent, state, at: now },
+            Event::AgentStateChanged { agent, state, epoch, at: now },
         ]);
         Ok(())
     }
@@ -606,7 +623,7 @@ impl Engine {
     /// `queued_since` set, so routing it to another queue keeps the caller's whole time in
     /// line. A call inside a routing plan is withdrawn through
     /// [`crate::plan::Router::withdraw`], which also ends its plan.
-    pub fn withdraw_call(&self, call: &CallId, _now: Timestamp) -> Result<NewCall, Error> {
+    pub fn withdraw_call(&self, call: &CallId, now: Timestamp) -> Result<NewCall, Error> {
         let CallParts { call: entry_call, queue, location, first_entered, .. } =
             self.call_parts(call)?;
         let q = self.shared.queues[queue as usize].clone();
@@ -616,6 +633,11 @@ impl Engine {
         bump(&q.counters.withdrawn);
         let mut back = (*entry_call).clone();
         back.queued_since = Some(first_entered);
+        self.emit(vec![Event::CallWithdrawn {
+            call: call.clone(),
+            queue: q.config.id.clone(),
+            at: now,
+        }]);
         Ok(back)
     }
 
@@ -703,6 +725,7 @@ impl Engine {
                         unindex: Some((old_epoch, std::mem::take(&mut a.indexed))),
                         dispatch: true,
                         state: AgentState::Available,
+                        epoch: a.epoch,
                     })
                 } else {
                     None
@@ -1372,7 +1395,7 @@ impl Engine {
         a.state = next;
         a.epoch += 1;
         a.since = now;
-        Changed { unindex, dispatch, state: a.state.clone() }
+        Changed { unindex, dispatch, state: a.state.clone(), epoch: a.epoch }
     }
 
     /// The part of an agent state change done after the entry is released: retire old index
@@ -1390,6 +1413,7 @@ impl Engine {
         events.push(Event::AgentStateChanged {
             agent: agent.clone(),
             state: changed.state,
+            epoch: changed.epoch,
             at: now,
         });
         if changed.dispatch {
@@ -1674,6 +1698,7 @@ impl Engine {
         events.push(Event::AgentStateChanged {
             agent: r.agent,
             state: AgentState::Reserved { call, queue: q.config.id.clone(), deadline: r.deadline },
+            epoch: r.epoch,
             at: now,
         });
         offer

@@ -34,6 +34,30 @@ pub enum OfferOutcome {
 /// Something that happened, stamped with the engine time it happened at.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Event {
+    /// A call was admitted to a queue: everything needed to put it back in line after a
+    /// restart. Reported before the `CallQueued` or `CallOffered` that follows from it.
+    CallEntered {
+        /// The call as routed (requirements, priority, arrival, wait limit, escalation).
+        call: Box<NewCall>,
+        /// The queue.
+        queue: QueueId,
+        /// The engine's tie-breaker among calls of equal priority and arrival.
+        seq: u64,
+        /// When the call first entered any queue (before an overflow, if any).
+        first_entered: Timestamp,
+        /// When it entered this queue.
+        at: Timestamp,
+    },
+    /// A waiting call was taken out of its queue by its owner (a transfer); it is no longer
+    /// in the engine.
+    CallWithdrawn {
+        /// The call.
+        call: CallId,
+        /// The queue it left.
+        queue: QueueId,
+        /// When.
+        at: Timestamp,
+    },
     /// A call entered a queue and waits; `position` is 1 for the front.
     CallQueued {
         /// The call.
@@ -128,6 +152,11 @@ pub enum Event {
         agent: AgentId,
         /// The new state.
         state: AgentState,
+        /// The agent's epoch after the change. Events are reported after the engine releases
+        /// the agent, so two threads may report one agent's changes out of order; the later
+        /// change has the higher epoch (a journal keeps the highest).
+        #[serde(default)]
+        epoch: u64,
         /// When.
         at: Timestamp,
     },

@@ -52,6 +52,7 @@ mod engine;
 mod error;
 mod event;
 mod ids;
+mod live;
 pub mod plan;
 mod policy;
 mod queue;
@@ -62,10 +63,13 @@ pub use agent::{
     AgentCounters, AgentProfile, AgentSnapshot, AgentState, AgentStateKind, Capacity, REASON_MISSED,
 };
 pub use call::{CallStatus, Escalation, NewCall, MAX_PRIORITY_ABS};
-pub use engine::{Engine, EngineConfig, Routed, MAX_AVAILABLE_PROBE, MAX_REASON_LEN_BYTES};
+pub use engine::{
+    Engine, EngineConfig, RestoreReport, Routed, MAX_AVAILABLE_PROBE, MAX_REASON_LEN_BYTES,
+};
 pub use error::Error;
 pub use event::{Event, EventLog, NoObserver, Observer, Offer, OfferOutcome};
 pub use ids::{AgentId, CallId, QueueId, Skill, MAX_ID_LEN_BYTES};
+pub use live::{LiveAgent, LiveCall, LiveState};
 pub use policy::SelectionPolicy;
 pub use queue::{QueueConfig, QueueCounters, QueueSnapshot, QueueTotals};
 pub use skills::{SkillLevel, SkillRequirement, MAX_LEVEL, MIN_LEVEL};

@@ -63,6 +63,9 @@ pub struct Hub {
     /// To the event pump. Unbounded so routing never blocks on it; the pump does O(1) work
     /// per message and its backlog is exported as a metric.
     pub pump: crossbeam_channel::Sender<PumpMsg>,
+    /// The journal, when on: every event is appended before anyone hears of it, and decisions
+    /// reach the switches only once durable.
+    pub journal: Option<crate::journal::Journal>,
 }
 
 impl Hub {
@@ -73,7 +76,17 @@ impl Hub {
             endpoints: DashMap::with_hasher(Default::default()),
             call_switch: DashMap::with_hasher(Default::default()),
             pump,
+            journal: None,
         }
+    }
+
+    /// A hub that journals every event to `journal`.
+    pub fn with_journal(
+        pump: crossbeam_channel::Sender<PumpMsg>,
+        assignment_buffer: usize,
+        journal: Option<crate::journal::Journal>,
+    ) -> Hub {
+        Hub { journal, ..Hub::new(pump, assignment_buffer) }
     }
 
     /// The endpoint of an agent (its id when none is set).
@@ -102,9 +115,21 @@ impl Hub {
         self.publish(decision);
     }
 
-    /// Streams a decision to every watcher (none listening is fine).
+    /// Streams a decision to every watcher (none listening is fine). With the journal on, the
+    /// decision leaves once everything journaled so far is durable: a switch never rings an
+    /// agent for an offer a crash could still take back.
     pub fn publish(&self, decision: pb::RouteDecision) {
-        let _ = self.assignments.send(Arc::new(decision));
+        match &self.journal {
+            Some(journal) => {
+                let assignments = self.assignments.clone();
+                journal.after_durable(journal.appended(), move || {
+                    let _ = assignments.send(Arc::new(decision));
+                });
+            }
+            None => {
+                let _ = self.assignments.send(Arc::new(decision));
+            }
+        }
     }
 
     /// Sends to the pump; the pump outlives every sender but at shutdown.
@@ -118,6 +143,9 @@ pub struct HubObserver(pub Arc<Hub>);
 
 impl Observer for HubObserver {
     fn on_event(&self, event: &Event) {
+        if let Some(journal) = &self.0.journal {
+            journal.append(crate::journal::Record::Event(event.clone()));
+        }
         if let Event::CallOffered { offer, .. } = event {
             let stream = INLINE.with(|i| match &mut *i.borrow_mut() {
                 Some(Inline::Call(call)) => *call != offer.call,

@@ -23,6 +23,7 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod limits;
+pub mod journal;
 pub mod metrics;
 pub mod pump;
 pub mod records;

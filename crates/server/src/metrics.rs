@@ -32,9 +32,19 @@ pub struct RpcLabel {
     pub code: String,
 }
 
+/// Label `kind` of what a restart recovered from the journal.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RecoveredLabel {
+    /// `agent_<state>`, `call_queued`, `call_offered`, `call_connected`, `offer_expired`,
+    /// `dropped`, `torn_tail`.
+    pub kind: String,
+}
+
 /// Every metric the server exports.
 #[derive(Debug)]
 pub struct Metrics {
+    /// What the last start recovered from the journal.
+    pub recovered: Family<RecoveredLabel, Counter>,
     registry: Registry,
     /// RPCs handled, by method and status.
     pub rpcs: Family<RpcLabel, Counter>,
@@ -103,7 +113,14 @@ impl Metrics {
             let label = QueueLabel { queue: q.id.to_string() };
             waiting.get_or_create(&label).set(0);
         }
+        let recovered = Family::<RecoveredLabel, Counter>::default();
+        registry.register(
+            "recovered",
+            "What the server recovered from its journal at start, by kind",
+            recovered.clone(),
+        );
         Metrics {
+            recovered,
             registry,
             rpcs,
             route_seconds,

@@ -199,7 +199,7 @@ impl Pump {
                     p.record.offers += 1;
                 }
             }
-            Event::OfferEnded { .. } => {}
+            Event::OfferEnded { .. } | Event::CallEntered { .. } | Event::CallWithdrawn { .. } => {}
             Event::CallAnswered { call, agent, queue, wait_ms, at, .. } => {
                 self.stats(at).answered(&queue, wait_ms);
                 if let Some(p) = self.calls.get_mut(&call) {
@@ -228,7 +228,7 @@ impl Pump {
                     p.record.overflows += 1;
                 }
             }
-            Event::AgentStateChanged { agent, state, at } => {
+            Event::AgentStateChanged { agent, state, at, .. } => {
                 let snapshot = self.engine.agent(&agent);
                 let queues = snapshot.as_ref().map(|a| a.queues.clone()).unwrap_or_default();
                 self.stats(at).agent_changed(&agent, &state, at_ms(at), queues);

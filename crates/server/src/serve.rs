@@ -56,6 +56,7 @@ pub async fn run_with_clock(
         clock,
         settings.max_calls_in_flight,
         &settings.limits,
+        &settings.journal,
     )?;
     let grpc_addr = grpc.local_addr()?;
     let http_addr = http.local_addr()?;
@@ -119,6 +120,7 @@ pub async fn run_with_clock(
     let (max_in, max_out) = (limits.max_request_bytes, limits.max_response_bytes);
     builder
         .layer(crate::limits::AdmissionLayer::new(board.admission().clone()))
+        .layer(crate::journal::layer::DurableLayer::new(board.journal_handle()))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_v1alpha)

@@ -41,6 +41,8 @@ pub struct Settings {
     /// Every other resource bound: request concurrency, streams per client, message sizes,
     /// HTTP/2 limits, stream buffers (`[server.limits]`).
     pub limits: LimitSettings,
+    /// The journal of live state (`[server.journal]`); off without `dir`.
+    pub journal: crate::journal::JournalSettings,
 }
 
 /// Wallboard colours and history.
@@ -120,6 +122,7 @@ impl Default for Settings {
             wallboard: WallboardSettings::default(),
             max_calls_in_flight: 100_000,
             limits: LimitSettings::default(),
+            journal: crate::journal::JournalSettings::default(),
         }
     }
 }
@@ -141,6 +144,9 @@ pub struct Overrides {
     pub log_format: Option<LogFormat>,
     /// `--max-concurrent-requests` and friends.
     pub limits: LimitOverrides,
+    /// `--journal`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal: Option<JournalOverride>,
 }
 
 /// Command-line overrides of `[server.limits]`.
@@ -155,6 +161,13 @@ pub struct LimitOverrides {
     /// `--max-streams-per-client`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_streams_per_client: Option<usize>,
+}
+
+/// `--journal DIR`, as the nested `journal.dir` key.
+#[derive(Clone, Debug, Serialize)]
+pub struct JournalOverride {
+    /// The directory.
+    pub dir: PathBuf,
 }
 
 impl Settings {
@@ -190,6 +203,16 @@ impl Settings {
             anyhow::bail!("server.max_calls_in_flight: must be 1 to 10000000");
         }
         self.limits.validate()?;
+        let j = &self.journal;
+        if !(1..=10_000).contains(&j.batch_ms) {
+            anyhow::bail!("server.journal.batch_ms: must be 1 to 10000");
+        }
+        if j.snapshot_every == 0 {
+            anyhow::bail!("server.journal.snapshot_every: must be at least 1");
+        }
+        if j.max_pending_bytes < 65_536 {
+            anyhow::bail!("server.journal.max_pending_bytes: must be at least 65536");
+        }
         let w = &self.wallboard;
         if !(0.0..=1.0).contains(&w.service_level_target) {
             anyhow::bail!("server.wallboard.service_level_target: must be 0 to 1");

@@ -128,6 +128,7 @@ struct Shared {
 pub struct Background {
     pump: std::thread::JoinHandle<()>,
     records: RecordWriter,
+    journal: Option<crate::journal::JournalWriter>,
 }
 
 impl Background {
@@ -138,6 +139,9 @@ impl Background {
             tracing::error!("event pump panicked");
         }
         self.records.join();
+        if let Some(journal) = self.journal {
+            journal.join();
+        }
     }
 }
 
@@ -151,9 +155,25 @@ impl Switchboard {
         clock: Clock,
         max_calls_in_flight: usize,
         limits: &crate::limits::LimitSettings,
+        journal_settings: &crate::journal::JournalSettings,
     ) -> anyhow::Result<(Switchboard, Background)> {
         let (pump_tx, pump_rx) = crossbeam_channel::unbounded();
-        let hub = Arc::new(Hub::new(pump_tx, limits.assignment_buffer));
+        let recovery = match &journal_settings.dir {
+            Some(dir) => {
+                let recovered = crate::journal::recover(dir)
+                    .map_err(|e| anyhow::anyhow!("journal recovery: {e}"))?;
+                let (journal, writer) = crate::journal::Journal::open(
+                    journal_settings.clone(),
+                    dir,
+                    recovered.snapshot.clone(),
+                )
+                .map_err(|e| anyhow::anyhow!("journal: {e}"))?;
+                Some((recovered, journal, writer))
+            }
+            None => None,
+        };
+        let journal = recovery.as_ref().map(|(_, j, _)| j.clone());
+        let hub = Arc::new(Hub::with_journal(pump_tx, limits.assignment_buffer, journal.clone()));
         let router = Router::new(
             config.routing.clone(),
             config.customers.clone(),
@@ -207,8 +227,85 @@ impl Switchboard {
             }),
         };
         tracing::info!(queues, "engine started");
+        let journal_writer = match recovery {
+            Some((recovered, journal, journal_writer)) => {
+                board.recover(&recovered, now)?;
+                let config = board.config();
+                let hash = crate::journal::text_hash(&config.text);
+                if let Some((generation, last)) = recovered.snapshot.config {
+                    if last != hash {
+                        tracing::warn!(
+                            last_generation = generation,
+                            "the configuration differs from the one journaled last; \
+                             entries of queues or agents it no longer has were dropped"
+                        );
+                    }
+                }
+                journal.append(crate::journal::Record::Config { generation: 1, hash });
+                Some(journal_writer)
+            }
+            None => None,
+        };
         board.refresh_snapshot();
-        Ok((board, Background { pump: pump_thread, records: writer }))
+        Ok((board, Background { pump: pump_thread, records: writer, journal: journal_writer }))
+    }
+
+    /// Restores the engine from what the journal recovered, and reports it in the log and
+    /// the `switchboard_recovered_total` metric.
+    fn recover(&self, recovered: &crate::journal::Recovered, now: Timestamp) -> anyhow::Result<()> {
+        let router = self.router();
+        let report = router
+            .engine()
+            .restore(&recovered.snapshot.state, now)
+            .map_err(|e| anyhow::anyhow!("journal recovery: {e}"))?;
+        let count = |kind: String, n: usize| {
+            if n > 0 {
+                self.metrics()
+                    .recovered
+                    .get_or_create(&crate::metrics::RecoveredLabel { kind })
+                    .inc_by(n as u64);
+            }
+        };
+        for (state, n) in &report.agents {
+            count(format!("agent_{}", state.as_str()), *n);
+        }
+        count("call_queued".into(), report.calls_queued);
+        count("call_offered".into(), report.calls_offered);
+        count("call_connected".into(), report.calls_connected);
+        count("offer_expired".into(), report.offers_expired);
+        count("dropped".into(), report.dropped.len());
+        count("torn_tail".into(), recovered.truncated.len());
+        for problem in &report.dropped {
+            tracing::warn!(%problem, "journal recovery: not restored");
+        }
+        let agents: Vec<String> =
+            report.agents.iter().map(|(s, n)| format!("{}={n}", s.as_str())).collect();
+        tracing::info!(
+            last_seq = recovered.snapshot.seq,
+            records_replayed = recovered.records,
+            snapshot = ?recovered.snapshot_file,
+            agents = %agents.join(","),
+            calls_queued = report.calls_queued,
+            calls_offered = report.calls_offered,
+            calls_connected = report.calls_connected,
+            offers_expired_released = report.offers_expired,
+            dropped = report.dropped.len(),
+            torn_tails = recovered.truncated.len(),
+            "journal recovered"
+        );
+        Ok(())
+    }
+
+    /// The journal, when on.
+    pub fn journal_handle(&self) -> Option<crate::journal::Journal> {
+        self.shared.hub.journal.clone()
+    }
+
+    /// Journals a record the engine does not report itself (profile changes, reloads).
+    pub fn journal(&self, record: crate::journal::Record) {
+        if let Some(journal) = &self.shared.hub.journal {
+            journal.append(record);
+        }
     }
 
     /// The time now, from the server's clock.
@@ -422,6 +519,10 @@ impl Switchboard {
         *self.shared.router.write() = new_router;
         *self.shared.config.write() = loaded.clone();
         let generation = self.shared.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        self.journal(crate::journal::Record::Config {
+            generation,
+            hash: crate::journal::text_hash(&loaded.text),
+        });
         tracing::info!(generation, plans = loaded.routing.plans.len(), "configuration reloaded");
         Ok(loaded)
     }

@@ -778,7 +778,7 @@ impl<'a> Sim<'a> {
                     self.apply_pending(a, now)?;
                 }
             }
-            Event::OfferEnded { .. } => {}
+            Event::OfferEnded { .. } | Event::CallEntered { .. } | Event::CallWithdrawn { .. } => {}
         }
         Ok(())
     }

@@ -80,7 +80,9 @@ impl pb::agents_server::Agents for AgentsService {
             let profile = convert::profile(&profile)?;
             let id = profile.id.clone();
             let endpoint = convert::endpoint(&profile);
+            let journaled = profile.clone();
             self.board.router().engine().upsert_agent(profile, self.board.now())?;
+            self.board.journal(crate::journal::Record::AgentUpserted(journaled));
             self.board.hub().endpoints.insert(id.clone(), endpoint);
             self.view(&id)
         })
@@ -94,6 +96,7 @@ impl pb::agents_server::Agents for AgentsService {
             let id = self.agent_id(&r.agent_id)?;
             let last = self.view(&id)?;
             self.board.router().engine().remove_agent(&id)?;
+            self.board.journal(crate::journal::Record::AgentRemoved(id.clone()));
             self.board.hub().endpoints.remove(&id);
             self.board.to_pump(PumpMsg::AgentRemoved(id));
             Ok(last)
