@@ -7,7 +7,6 @@ use switchboard_proto::v1 as pb;
 use tokio::net::TcpListener;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
-use crate::auth::Auth;
 use crate::clock::Clock;
 use crate::service::admin::AdminService;
 use crate::service::agents::AgentsService;
@@ -48,16 +47,7 @@ pub async fn run_with_clock(
         Duration::from_millis(settings.records_flush_ms),
         65_536,
     )?;
-    let (board, background) = Switchboard::start(
-        config,
-        Auth::new(settings.auth.clone()),
-        settings.wallboard.clone(),
-        records,
-        clock,
-        settings.max_calls_in_flight,
-        &settings.limits,
-        &settings.journal,
-    )?;
+    let (board, background) = Switchboard::start(config, &settings, records, clock)?;
     let grpc_addr = grpc.local_addr()?;
     let http_addr = http.local_addr()?;
 

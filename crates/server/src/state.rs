@@ -146,17 +146,20 @@ impl Background {
 }
 
 impl Switchboard {
-    /// Builds the engine from `config` and starts the event pump, writing records to `records`.
+    /// Builds the engine from `config` (recovering live state from the journal when
+    /// `settings.journal` has a directory) and starts the event pump, writing records to
+    /// `records`.
     pub fn start(
         config: LoadedConfig,
-        auth: Auth,
-        wallboard: WallboardSettings,
+        settings: &crate::settings::Settings,
         records: (RecordSink, RecordWriter),
         clock: Clock,
-        max_calls_in_flight: usize,
-        limits: &crate::limits::LimitSettings,
-        journal_settings: &crate::journal::JournalSettings,
     ) -> anyhow::Result<(Switchboard, Background)> {
+        let auth = Auth::new(settings.auth.clone());
+        let wallboard = settings.wallboard.clone();
+        let max_calls_in_flight = settings.max_calls_in_flight;
+        let limits = &settings.limits;
+        let journal_settings = &settings.journal;
         let (pump_tx, pump_rx) = crossbeam_channel::unbounded();
         let recovery = match &journal_settings.dir {
             Some(dir) => {
