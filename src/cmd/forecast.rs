@@ -18,6 +18,26 @@ use switchboard_wfm::WfmError;
 /// Arguments of `forecast`.
 #[derive(Debug, Args)]
 pub struct ForecastArgs {
+    /// The history and how to read and forecast it.
+    #[command(flatten)]
+    pub input: HistoryArgs,
+    /// How far ahead, in whole days (e.g. 7d), from the day after the history ends.
+    #[arg(long, default_value = "7d")]
+    pub horizon: String,
+    /// Output CSV (`interval_start,queue,calls,aht_s,method`); `-` for standard output.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Print WAPE, MAPE and MASE per method and backtest origin.
+    #[arg(long)]
+    pub backtest: bool,
+    /// Weekly origins of the rolling backtest.
+    #[arg(long, default_value_t = 3)]
+    pub origins: usize,
+}
+
+/// The history flags `forecast` and `plan` share.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
     /// History CSV: one row per call (`arrived_at`, as `history export` writes) or per interval
     /// (`interval_start`, `calls`, optional `aht_s`, `queue`).
     #[arg(long)]
@@ -25,12 +45,6 @@ pub struct ForecastArgs {
     /// Interval length: 15m, 30m or 60m.
     #[arg(long, default_value = "30m")]
     pub interval: String,
-    /// How far ahead, in whole days (e.g. 7d), from the day after the history ends.
-    #[arg(long, default_value = "7d")]
-    pub horizon: String,
-    /// Output CSV (`interval_start,queue,calls,aht_s,method`); `-` for standard output.
-    #[arg(long)]
-    pub out: PathBuf,
     /// auto, holt-winters, weighted-average, average-of-4 or seasonal-naive.
     #[arg(long, default_value = "auto")]
     pub method: String,
@@ -43,15 +57,38 @@ pub struct ForecastArgs {
     /// File of special days, one YYYY-MM-DD per line (`#` starts a comment).
     #[arg(long)]
     pub holidays_file: Option<PathBuf>,
-    /// Print WAPE, MAPE and MASE per method and backtest origin.
-    #[arg(long)]
-    pub backtest: bool,
-    /// Weekly origins of the rolling backtest.
-    #[arg(long, default_value_t = 3)]
-    pub origins: usize,
     /// Skip malformed history rows (counted) instead of stopping at the first.
     #[arg(long)]
     pub skip_bad: bool,
+}
+
+/// The history flags, checked.
+pub struct HistoryChoices {
+    /// Interval length.
+    pub interval: IntervalLength,
+    /// Forecast method.
+    pub method: Method,
+    /// Time zone of the center.
+    pub tz: chrono_tz::Tz,
+    /// Special days, left out of training and not forecast.
+    pub special: Vec<NaiveDate>,
+}
+
+impl HistoryArgs {
+    /// Checks the flags and reads the special days, without reading the history yet.
+    pub fn choices(&self) -> anyhow::Result<HistoryChoices> {
+        Ok(HistoryChoices {
+            interval: IntervalLength::parse(&self.interval).context("--interval")?,
+            method: Method::parse(&self.method).context("--method")?,
+            tz: parse_tz(&self.tz)?,
+            special: special_days(&self.holidays, self.holidays_file.as_deref())?,
+        })
+    }
+
+    /// Reads and aggregates the history with `choices`.
+    pub fn load_series(&self, choices: &HistoryChoices) -> anyhow::Result<Vec<QueueSeries>> {
+        load_series(&self.history, choices.tz, choices.interval, self.skip_bad)
+    }
 }
 
 /// Reads and aggregates a history CSV, reporting bad rows as `FILE:LINE: column C: message`.
@@ -93,19 +130,17 @@ pub fn parse_tz(text: &str) -> anyhow::Result<chrono_tz::Tz> {
 
 /// Runs the forecast.
 pub fn run(args: ForecastArgs) -> anyhow::Result<()> {
-    let interval = IntervalLength::parse(&args.interval).context("--interval")?;
+    let choices = args.input.choices()?;
     let horizon_days = parse_horizon_days(&args.horizon)?;
-    let method = Method::parse(&args.method).context("--method")?;
-    let tz = parse_tz(&args.tz)?;
-    let special = special_days(&args.holidays, args.holidays_file.as_deref())?;
-    let series = load_series(&args.history, tz, interval, args.skip_bad)?;
+    let series = args.input.load_series(&choices)?;
+    let method = choices.method;
     let options = ForecastOptions {
         method,
         horizon_days,
         backtest_origins: args.origins,
         backtest: args.backtest,
     };
-    let forecast = forecast_queues(&series, &special, &options)?;
+    let forecast = forecast_queues(&series, &choices.special, &options)?;
     if args.out.as_os_str() == "-" {
         write_forecast_csv(&forecast.rows, &mut std::io::stdout().lock())?;
     } else {

@@ -11,10 +11,9 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use chrono::NaiveDate;
 use clap::Args;
-use switchboard_wfm::forecast::{forecast_queues, ForecastOptions, Method};
+use switchboard_wfm::forecast::{forecast_queues, ForecastOptions};
 use switchboard_wfm::schedule::{self, roster, RequirementColumn, SolveOptions};
 use switchboard_wfm::staffing::staff;
-use switchboard_wfm::units::IntervalLength;
 use switchboard_wfm::WfmError;
 
 use super::schedule::{parse_time_limit, ScheduleFiles};
@@ -22,9 +21,9 @@ use super::schedule::{parse_time_limit, ScheduleFiles};
 /// Arguments of `plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// History CSV: one row per call (`arrived_at`) or per interval (`interval_start`, `calls`).
-    #[arg(long)]
-    pub history: PathBuf,
+    /// The history and how to read and forecast it.
+    #[command(flatten)]
+    pub input: super::forecast::HistoryArgs,
     /// Shift templates (TOML, with an optional `[roster]` table).
     #[arg(long)]
     pub shifts: PathBuf,
@@ -37,30 +36,12 @@ pub struct PlanArgs {
     /// What each interval's headcount must achieve, and caller patience (Erlang A).
     #[command(flatten)]
     pub goals: super::erlang::GoalArgs,
-    /// Interval length: 15m, 30m or 60m.
-    #[arg(long, default_value = "30m")]
-    pub interval: String,
     /// First local day planned (YYYY-MM-DD); default: the day after the history ends.
     #[arg(long)]
     pub start: Option<String>,
     /// Days planned, e.g. 7d (a roster covers at most one week).
     #[arg(long, default_value = "7d")]
     pub horizon: String,
-    /// Forecast method: auto, holt-winters, weighted-average, average-of-4 or seasonal-naive.
-    #[arg(long, default_value = "auto")]
-    pub method: String,
-    /// IANA time zone of the center.
-    #[arg(long, default_value = "UTC")]
-    pub tz: String,
-    /// Special days (YYYY-MM-DD, comma separated) left out of training and not forecast.
-    #[arg(long, value_delimiter = ',')]
-    pub holidays: Vec<String>,
-    /// File of special days, one YYYY-MM-DD per line.
-    #[arg(long)]
-    pub holidays_file: Option<PathBuf>,
-    /// Skip malformed history rows (counted) instead of stopping at the first.
-    #[arg(long)]
-    pub skip_bad: bool,
     /// Fraction of paid time off the phones.
     #[arg(long, default_value_t = 0.3)]
     pub shrinkage: f64,
@@ -111,10 +92,9 @@ pub mod files {
 /// Runs `plan`.
 pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     // Check every input before the long stages start.
-    let interval = IntervalLength::parse(&args.interval).context("--interval")?;
+    let choices = args.input.choices()?;
+    let (interval, method) = (choices.interval, choices.method);
     let horizon_days = super::forecast::parse_horizon_days(&args.horizon)?;
-    let method = Method::parse(&args.method).context("--method")?;
-    let tz = super::forecast::parse_tz(&args.tz)?;
     let start: Option<NaiveDate> = args
         .start
         .as_deref()
@@ -122,7 +102,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
             text.parse().with_context(|| format!("--start: {text:?} is not a date like 2026-05-04"))
         })
         .transpose()?;
-    let special = super::forecast::special_days(&args.holidays, args.holidays_file.as_deref())?;
+    let special = &choices.special;
     let staffing_options = super::staff::staffing_options(
         &args.goals,
         args.shrinkage,
@@ -150,12 +130,11 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
 
     // 1. Forecast, from the day after the history ends up to the end of the planned days.
     bar.set_message("forecast: reading history");
-    let series = super::forecast::load_series(&args.history, tz, interval, args.skip_bad)?;
-    let history_end = series
-        .iter()
-        .map(|s| s.date(s.days()))
-        .max()
-        .with_context(|| format!("{}: no calls in the history", args.history.display()))?;
+    let series = args.input.load_series(&choices)?;
+    let history_end =
+        series.iter().map(|s| s.date(s.days())).max().with_context(|| {
+            format!("{}: no calls in the history", args.input.history.display())
+        })?;
     let first_day = start.unwrap_or(history_end);
     if first_day < history_end {
         bail!(
@@ -173,11 +152,11 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         backtest_origins: 3,
         backtest: false,
     };
-    let mut forecast = forecast_queues(&series, &special, &options)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.history.display()))?;
+    let mut forecast = forecast_queues(&series, special, &options)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.input.history.display()))?;
     forecast.rows.retain(|r| r.interval_start.date_naive() >= first_day);
     if forecast.rows.is_empty() {
-        bail!("{}: the forecast of the planned days has no rows", args.history.display());
+        bail!("{}: the forecast of the planned days has no rows", args.input.history.display());
     }
     super::forecast::write_forecast_file(&path(files::FORECAST), &forecast.rows)?;
     bar.inc(1);
@@ -191,7 +170,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     super::staff::write_staffing_chart(
         &path(files::STAFFING_CHART),
         &staffing,
-        &args.history.display().to_string(),
+        &args.input.history.display().to_string(),
     )?;
     bar.inc(1);
 
