@@ -13,7 +13,8 @@
 //!   wait for each other.
 //! * Lock order: queue locks in ascending ordinal, then agent entries, then call entries. No
 //!   code holds a map reference while it touches the same map again or takes a queue lock, and
-//!   the observer is called with no lock held.
+//!   the observer is called with no lock held, but for `CallEntered`, reported under the queue
+//!   lock before the call can be seen by other threads (so no event of a call precedes it).
 //! * Index entries are tagged with the epoch they were made for. An agent that stops being
 //!   available removes its entries; an entry that is stale anyway (a race between two
 //!   changes) fails the check-and-set and is dropped when met, so it can never reserve anyone.
@@ -357,20 +358,26 @@ impl Engine {
         if full && !self.any_available(&q, &qs, &needs, usize::MAX) {
             return refuse(qs);
         }
-        let entered = |events: &mut Vec<Event>| {
-            events.push(Event::CallEntered {
+        // The entry is reported while the queue lock is held and before the call leaves
+        // `Location::Routing`, the only place no other thread can act on it (abandon, offer,
+        // time out). So every later event of the call is reported after this one, and an
+        // observer that folds events in order (the journal) never sees a call end before it
+        // entered. The observer must not call back into the engine (it never does: it
+        // records and forwards).
+        let announce_entry = || {
+            self.emit(vec![Event::CallEntered {
                 call: Box::new((*call).clone()),
                 queue: q.config.id.clone(),
                 seq: key.seq,
                 first_entered,
                 at: now,
-            });
+            }]);
         };
         if let Some(reservation) = self.reserve_from_index(&q, &mut qs, &call_id, &needs, now) {
+            announce_entry();
             self.set_location(&call_id, Location::WithAgent(reservation.agent.clone()));
             drop(qs);
             bump(&q.counters.entered);
-            entered(&mut events);
             let offer = self.after_reservation(&q, call_id, reservation, now, &mut events);
             self.emit(events);
             return Ok(Routed::Offered(offer));
@@ -390,10 +397,10 @@ impl Engine {
             },
         );
         let position = qs.waiting.range(..key).count() + 1;
+        announce_entry();
         self.set_location(&call_id, Location::Queued);
         drop(qs);
         bump(&q.counters.entered);
-        entered(&mut events);
         let max_wait = match (q.config.max_wait, call.max_wait) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -162,9 +162,15 @@ pub enum Event {
     },
 }
 
-/// Receives every event, after the engine has released its locks, so an observer may call
-/// back into the engine. Called from whichever thread made the change; events of one call or
-/// agent arrive in the order they happened on that thread.
+/// Receives every event. Called from whichever thread made the change; events of one call or
+/// agent arrive in the order they happened on that thread, and agent changes carry an epoch for
+/// ordering across threads.
+///
+/// `CallEntered` is reported while the engine still holds the call's queue lock, before any
+/// other thread can act on the call, so no event of a call is ever reported before its entry
+/// (a journal folding events in the order it receives them never sees a call end before it
+/// began). Every other event is reported after the engine released its locks. An observer must
+/// therefore not call back into the engine: it records and forwards.
 pub trait Observer: Send + Sync {
     /// One event.
     fn on_event(&self, event: &Event);

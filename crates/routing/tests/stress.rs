@@ -1,6 +1,7 @@
 //! Many threads route, answer, end, abandon, reject and toggle agents at once; afterwards the
-//! engine must be consistent and every call accounted for exactly once. The assertions do not
-//! depend on the interleaving. Every loop also stops at a shared deadline, so a stuck engine
+//! engine must be consistent and every call accounted for exactly once, and the events folded
+//! in the order the observer received them (as the journal folds them) must give the engine's
+//! own state. The assertions do not depend on the interleaving. Every loop also stops at a shared deadline, so a stuck engine
 //! fails the test instead of hanging it.
 
 mod common;
@@ -15,8 +16,8 @@ use parking_lot::Mutex;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use switchboard_routing::{
-    AgentId, AgentProfile, AgentState, CallId, Engine, EngineConfig, Event, NewCall, Observer,
-    OfferOutcome, SelectionPolicy, SkillLevel, Timestamp,
+    AgentId, AgentProfile, AgentState, CallId, Engine, EngineConfig, Error, Event, LiveState,
+    NewCall, Observer, OfferOutcome, SelectionPolicy, SkillLevel, Timestamp,
 };
 
 const AGENTS: usize = 60;
@@ -40,9 +41,11 @@ impl Watchdog {
     }
 }
 
-/// Offers are handed to "switch" threads through this observer, which also counts outcomes.
+/// Offers are handed to "switch" threads through this observer, which also counts outcomes
+/// and folds every event into a [`LiveState`] in the order received, like the journal.
 #[derive(Default)]
 struct Switchboard {
+    live: Mutex<LiveState>,
     offers: Mutex<Vec<(CallId, AgentId)>>,
     offered: AtomicU64,
     offer_ends: AtomicU64,
@@ -54,6 +57,7 @@ struct Switchboard {
 
 impl Observer for Switchboard {
     fn on_event(&self, event: &Event) {
+        self.live.lock().apply(event);
         match event {
             Event::CallOffered { offer, .. } => {
                 self.offered.fetch_add(1, SeqCst);
@@ -111,6 +115,9 @@ fn concurrent_operations_keep_the_engine_consistent() {
     let routed = Arc::new(AtomicUsize::new(0));
     let refused = Arc::new(AtomicUsize::new(0));
     let callers_done = Arc::new(AtomicUsize::new(0));
+    // A call about to be routed that another thread hangs up at once, racing the routing (a
+    // caller who hangs up while RouteCall is in flight).
+    let racing: Arc<Mutex<Option<CallId>>> = Arc::new(Mutex::new(None));
     // Agents on a call, as the switch threads see them: set when a switch thread connects a
     // call and cleared only when that thread hangs it up, a few rounds later. Any thread that
     // connects a call to an agent whose slot is taken has caught a double booking.
@@ -122,12 +129,13 @@ fn concurrent_operations_keep_the_engine_consistent() {
 
     thread::scope(|s| {
         for caller in 0..CALLERS {
-            let (engine, now, routed, refused, done) = (
+            let (engine, now, routed, refused, done, racing) = (
                 engine.clone(),
                 now.clone(),
                 routed.clone(),
                 refused.clone(),
                 callers_done.clone(),
+                racing.clone(),
             );
             s.spawn(move || {
                 let mut rng = ChaCha8Rng::seed_from_u64(caller as u64);
@@ -144,6 +152,9 @@ fn concurrent_operations_keep_the_engine_consistent() {
                     let mut call = NewCall::new(id.clone(), now());
                     call.priority = rng.random_range(0..3);
                     let queue = format!("q{}", rng.random_range(0..3));
+                    if n % 8 == 0 {
+                        *racing.lock() = Some(id.clone());
+                    }
                     match engine.route_call(&queue.into(), call, now()) {
                         Ok(_) => routed.fetch_add(1, SeqCst),
                         Err(_) => refused.fetch_add(1, SeqCst),
@@ -208,6 +219,28 @@ fn concurrent_operations_keep_the_engine_consistent() {
                         }
                     }
                     connected.retain(|held| held.2 > 0);
+                }
+            });
+        }
+        {
+            let (engine, now, done, racing) =
+                (engine.clone(), now.clone(), callers_done.clone(), racing.clone());
+            s.spawn(move || {
+                while done.load(SeqCst) < CALLERS && !watchdog.expired() {
+                    let Some(call) = racing.lock().take() else {
+                        thread::yield_now();
+                        continue;
+                    };
+                    // Until the engine takes the hang-up or the call turns out to be gone (or
+                    // refused, or already answered): a bounded number of tries.
+                    for _ in 0..1_000 {
+                        match engine.call_abandoned(&call, now()) {
+                            Err(Error::UnknownCall(_)) | Err(Error::CallStateMismatch { .. }) => {
+                                thread::yield_now()
+                            }
+                            _ => break,
+                        }
+                    }
                 }
             });
         }
@@ -277,6 +310,17 @@ fn concurrent_operations_keep_the_engine_consistent() {
     assert_eq!(
         totals.iter().map(|t| t.abandoned + t.timed_out).sum::<u64>(),
         abandoned + timed_out
+    );
+    let folded = board.live.lock().clone();
+    let engine_state = engine.live_state();
+    assert_eq!(
+        folded.calls.keys().collect::<Vec<_>>(),
+        Vec::<&CallId>::new(),
+        "the fold of the reported events holds calls the engine let go: an end was reported before its entry"
+    );
+    assert_eq!(
+        folded.agents, engine_state.agents,
+        "the fold of the reported events disagrees with the engine"
     );
     for agent in engine.agents() {
         assert!(
