@@ -172,6 +172,9 @@ struct CallEntry {
     /// When the call first entered any queue (earlier than `entered_at` after an overflow):
     /// the caller's whole time in line.
     first_entered: Timestamp,
+    /// Its wait limit passed while it was with an agent (not in line, so the queue timer
+    /// could not take it out): if it comes back to line, it leaves at once.
+    wait_expired: bool,
 }
 
 /// What most call operations read from a call entry.
@@ -342,6 +345,7 @@ impl Engine {
                     location: Location::Routing,
                     entered_at: now,
                     first_entered,
+                    wait_expired: false,
                 });
             }
         }
@@ -1040,7 +1044,16 @@ impl Engine {
                         let mut qs = q.state.lock();
                         match qs.waiting.get(&key) {
                             Some(w) if w.call == call => qs.dequeue(&key),
-                            _ => None,
+                            _ => {
+                                // With an agent: if the offer fails, `requeue` sees the mark
+                                // under this lock and hands the call back then.
+                                if let Some(mut c) = self.shared.calls.get_mut(&call) {
+                                    if c.queue == queue && c.key == key {
+                                        c.wait_expired = true;
+                                    }
+                                }
+                                None
+                            }
                         }
                     };
                     if removed.is_some() {
@@ -1219,14 +1232,25 @@ impl Engine {
     ) {
         let q = self.shared.queues[queue as usize].clone();
         let mut qs = q.state.lock();
-        if qs.waiting.get(&key).is_none_or(|w| &w.call != call) {
+        // The same call (not a later one with the same id): its queue and place in line.
+        let Some(data) = self
+            .shared
+            .calls
+            .get(call)
+            .filter(|c| c.queue == queue && c.key == key)
+            .map(|c| c.call.clone())
+        else {
             return;
-        }
-        let Some(data) = self.shared.calls.get(call).map(|c| c.call.clone()) else { return };
+        };
         let Some(escalation) = data.escalation.get(step) else { return };
         let needs = Needs::new(&q.config.required_skills, &escalation.required_skills, None);
         if let Some(mut c) = self.shared.calls.get_mut(call) {
             c.needs = needs.clone();
+        }
+        if qs.waiting.get(&key).is_none_or(|w| &w.call != call) {
+            // With an agent: the wider needs are in the entry, which `requeue` reads under
+            // this lock if the offer fails.
+            return;
         }
         if let Some(reservation) = self.reserve_from_index(&q, &mut qs, call, &needs, now) {
             qs.dequeue(&key);
@@ -1504,19 +1528,23 @@ impl Engine {
     /// Puts a call whose offer failed back at its old place in line, offering it to another
     /// available agent first. It was admitted already, so `max_waiting` does not apply.
     fn requeue(&self, call: &CallId, missed: bool, now: Timestamp, events: &mut Vec<Event>) {
-        let Some((call_data, queue, needs, key, entered_at)) = self
-            .shared
-            .calls
-            .get(call)
-            .map(|c| (c.call.clone(), c.queue, c.needs.clone(), c.key, c.entered_at))
-        else {
-            return;
-        };
+        let Some(queue) = self.shared.calls.get(call).map(|c| c.queue) else { return };
         let q = self.shared.queues[queue as usize].clone();
         if missed {
             bump(&q.counters.offers_missed);
         }
         let mut qs = q.state.lock();
+        // Read under the queue lock: an escalation or wait limit that fell due while the call
+        // was with the agent changed the entry under this lock, so it is seen here or the
+        // timer finds the call in line.
+        let Some((call_data, needs, key, entered_at, wait_expired)) = self
+            .shared
+            .calls
+            .get(call)
+            .map(|c| (c.call.clone(), c.needs.clone(), c.key, c.entered_at, c.wait_expired))
+        else {
+            return;
+        };
         if let Some(reservation) = self.reserve_from_index(&q, &mut qs, call, &needs, now) {
             self.set_location(call, Location::WithAgent(reservation.agent.clone()));
             drop(qs);
@@ -1542,6 +1570,10 @@ impl Engine {
             position,
             at: now,
         });
+        if wait_expired {
+            // Due now: the next `advance` hands it back, as the queue timer would have.
+            self.schedule(now, TimerKind::QueueTimeout { call: call.clone(), queue, key });
+        }
     }
 
     /// Removes a waiting call from its queue and the engine; `None` if it is not waiting there.

@@ -188,6 +188,7 @@ impl Engine {
                     location: location.clone(),
                     entered_at: c.entered_at,
                     first_entered: c.first_entered,
+                    wait_expired: false,
                 },
             );
             match location {
