@@ -3,8 +3,9 @@
 //! A waiting call's escalation and wait-limit timers name its place in line. While the call is
 //! offered it is not in line, so a timer firing then used to find nothing and do nothing: when
 //! the offer failed the call went back in line with its old, narrower needs and no wait limit,
-//! and waited for ever (found by the shuttle model in `reservation_model.rs`). A timer that
-//! finds its call with an agent now leaves its effect on the call, applied when it is back.
+//! and waited for ever (the shuttle model in `reservation_model.rs` catches that protocol as a
+//! mutant). A timer that finds its call with an agent now leaves its effect on the call entry,
+//! applied if the call comes back in line.
 
 mod common;
 
