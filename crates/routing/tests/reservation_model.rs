@@ -45,8 +45,9 @@
 //! Threads race route-call (plain, targeted, escalating, with a wait limit), agent-available
 //! (login, ready), not-ready, logout, answer, hang-up, call end, offer-failed and the timers
 //! (offer timeout, wrap-up end, queue wait limit, escalation). Schedules come from shuttle's
-//! random scheduler and its PCT scheduler (depth 3); the number per scenario is
-//! `SWITCHBOARD_MODEL_ITERATIONS` (default [`DEFAULT_ITERATIONS`]). Mutants of the protocol
+//! random scheduler and its PCT scheduler (depth 3), seeded with [`DEFAULT_SEED`] so that a
+//! normal run is reproducible; the number per scenario is `SWITCHBOARD_MODEL_ITERATIONS`
+//! (default [`DEFAULT_ITERATIONS`]; setting it also draws a fresh seed). Mutants of the protocol
 //! show that the checker catches what it claims to: a non-atomic check-then-set reservation, a
 //! queue lock released between looking for an agent and enqueueing, an offer timeout, a
 //! wrap-up end, an answer or a hang-up that acts on a state it checked under a lock it let go,
@@ -66,6 +67,21 @@ const DEFAULT_ITERATIONS: usize = 1_000;
 
 /// PCT depth: bugs needing up to two forced preemptions are found with known probability.
 const PCT_DEPTH: usize = 3;
+
+/// Seed of the random and PCT schedulers in a normal `cargo test`, so the run is reproducible.
+const DEFAULT_SEED: u64 = 0x5eed_0010;
+
+/// The schedulers' seed: [`DEFAULT_SEED`], or a fresh one when `SWITCHBOARD_MODEL_ITERATIONS`
+/// asks for a long run, so long runs explore new schedules (`SHUTTLE_RANDOM_SEED`, which
+/// shuttle reads, overrides both; a failure prints the schedule to replay).
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    if std::env::var_os("SWITCHBOARD_MODEL_ITERATIONS").is_some() {
+        std::collections::hash_map::RandomState::new().build_hasher().finish()
+    } else {
+        DEFAULT_SEED
+    }
+}
 
 fn iterations() -> usize {
     std::env::var("SWITCHBOARD_MODEL_ITERATIONS")
@@ -1228,10 +1244,16 @@ fn execute(protocol: Protocol, scenario: &'static Scenario) {
 /// Explores `scenario` with the random and the PCT scheduler; returns schedules explored.
 fn explore(protocol: Protocol, scenario: &'static Scenario, iterations: usize) -> usize {
     use shuttle::scheduler::{PctScheduler, RandomScheduler};
-    let random = shuttle::Runner::new(RandomScheduler::new(iterations), Default::default())
-        .run(move || execute(protocol, scenario));
-    let pct = shuttle::Runner::new(PctScheduler::new(PCT_DEPTH, iterations), Default::default())
-        .run(move || execute(protocol, scenario));
+    let random = shuttle::Runner::new(
+        RandomScheduler::new_from_seed(seed(), iterations),
+        Default::default(),
+    )
+    .run(move || execute(protocol, scenario));
+    let pct = shuttle::Runner::new(
+        PctScheduler::new_from_seed(seed(), PCT_DEPTH, iterations),
+        Default::default(),
+    )
+    .run(move || execute(protocol, scenario));
     random + pct
 }
 
