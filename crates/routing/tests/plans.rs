@@ -462,6 +462,27 @@ queue = "billing"
         );
     }
 
+    /// The wait limit passes while the call rings the last agent, who then logs out: the call
+    /// moves on at the next timer tick (before the fix it waited for ben for ever).
+    #[test]
+    fn a_wait_passed_while_ringing_the_last_agent_falls_through_when_the_offer_ends() {
+        let r = router_with(PLAN, "");
+        let t0 = at(NOON);
+        let s = |secs| t0.plus(Duration::from_secs(secs));
+        agent(&r, "ana", &[("billing", 1)], t0);
+        agent(&r, "ben", &[("billing", 1)], t0);
+        r.remember_last_agent("+331", "ben".into(), t0);
+        r.engine().set_not_ready(&"ben".into(), "lunch", t0).expect("nr");
+        let d = r.start_call(call("c1", "+331"), t0).expect("start");
+        assert_eq!(short(&d), "queue billing");
+        r.engine().set_ready(&"ben".into(), s(10)).expect("ben back");
+        assert_eq!(r.engine().agent(&"ben".into()).expect("ben").state.kind().as_str(), "reserved");
+        assert!(r.advance(s(20)).is_empty(), "the limit passes while ben's phone rings");
+        r.engine().logout(&"ben".into(), s(25)).expect("ben leaves");
+        let resumed = r.advance(s(25));
+        assert_eq!(resumed.iter().map(short).collect::<Vec<_>>(), ["connect ana"]);
+    }
+
     #[test]
     fn answered_calls_are_remembered_and_the_lookback_applies() {
         let r = router_with(PLAN, "");
