@@ -497,3 +497,196 @@ fn kill_9_many_seeds() {
     }
     let _ = std::fs::remove_dir_all(&base);
 }
+
+/// A center without wrap-up, so a call's record is finished by the RPC that ends it.
+const RECORDS_CENTER: &str = r#"
+[center]
+name = "records kill test"
+time_zone = "UTC"
+
+[[queues]]
+id = "q"
+skills = { q = 1 }
+policy = "longest_idle"
+service_level_s = 3600
+wrap_up_s = 0
+offer_timeout_s = 600
+
+[[entry_points]]
+number = "+1"
+plan = "main"
+
+[plans.main]
+start = "queue"
+[plans.main.nodes.queue]
+type = "queue"
+queue = "q"
+
+[[agents]]
+id = "a0"
+skills = { q = 2 }
+
+[[agents]]
+id = "a1"
+skills = { q = 2 }
+
+[[agents]]
+id = "a2"
+skills = { q = 2 }
+
+[[agents]]
+id = "a3"
+skills = { q = 2 }
+"#;
+
+async fn route_to_agent(channel: &Channel, call: &str) -> String {
+    let mut router = pb::router_client::RouterClient::new(channel.clone());
+    let decision = router
+        .route_call(pb::RouteCallRequest {
+            call_id: call.into(),
+            caller: "+3312345".into(),
+            dialed: "+1".into(),
+            switch_id: "sw1".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("route call")
+        .into_inner();
+    match decision.action {
+        Some(pb::route_decision::Action::Connect(c)) => c.agent_id,
+        other => panic!("call {call}: expected a connect, got {other:?}"),
+    }
+}
+
+async fn call_event(channel: &Channel, call: &str, kind: pb::CallEventKind) {
+    let mut router = pb::router_client::RouterClient::new(channel.clone());
+    router
+        .report_call_event(pb::CallEventRequest { call_id: call.into(), kind: kind as i32 })
+        .await
+        .unwrap_or_else(|e| panic!("call {call}: {kind:?}: {e}"));
+}
+
+/// Today's counters of queue `q`, once `done` holds (the statistics follow asynchronously).
+async fn today_when(channel: &Channel, done: impl Fn(&pb::WindowStats) -> bool) -> pb::WindowStats {
+    let mut supervisor = pb::supervisor_client::SupervisorClient::new(channel.clone());
+    let mut last = None;
+    for _ in 0..500 {
+        let stats = supervisor
+            .get_queue_stats(pb::QueueStatsRequest { queue: "q".into() })
+            .await
+            .expect("queue stats")
+            .into_inner();
+        let today = stats.today.unwrap_or_default();
+        if done(&today) {
+            return today;
+        }
+        last = Some(today);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("today's statistics never got there; last: {last:#?}");
+}
+
+/// The call counters and ratios of a window (its start and agent time left out).
+fn calls_of(w: &pb::WindowStats) -> String {
+    format!(
+        "offered={} answered={} abandoned={} answered_within={} abandoned_within={} \
+         overflowed={} handled={} service_level={:?} asa_ms={:?} aht_ms={:?}",
+        w.offered,
+        w.answered,
+        w.abandoned,
+        w.answered_within_threshold,
+        w.abandoned_within_threshold,
+        w.overflowed,
+        w.handled,
+        w.service_level,
+        w.asa_ms,
+        w.aht_ms,
+    )
+}
+
+/// Call records survive kill -9: every call acknowledged as over has exactly one record with
+/// its outcome and agent, including a call answered before a crash and ended after it, and
+/// today's statistics after each restart are what they were before the kill.
+#[test]
+fn kill_9_keeps_call_records_and_todays_statistics() {
+    let dir = base_dir().join("records");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("center.toml");
+    std::fs::write(&config, RECORDS_CENTER).unwrap();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let want: Vec<(String, String, String)> = runtime.block_on(async {
+        let mut want = Vec::new();
+        let mut server = start(&dir, &config);
+        let channel = connect(&mut server).await;
+        let mut agents = pb::agents_client::AgentsClient::new(channel.clone());
+        for a in ["a0", "a1", "a2", "a3"] {
+            agents.login(pb::LoginRequest { agent_id: a.into(), ready: true }).await.unwrap();
+        }
+        let mut agent_of = HashMap::new();
+        for call in ["c1", "c2", "c3", "c4"] {
+            agent_of.insert(call, route_to_agent(&channel, call).await);
+        }
+        for call in ["c1", "c2", "c3"] {
+            call_event(&channel, call, pb::CallEventKind::Answered).await;
+        }
+        for call in ["c1", "c2"] {
+            call_event(&channel, call, pb::CallEventKind::Ended).await;
+            want.push((call.to_string(), "answered".to_string(), agent_of[call].clone()));
+        }
+        call_event(&channel, "c4", pb::CallEventKind::Abandoned).await;
+        want.push(("c4".into(), "abandoned".into(), String::new()));
+        let before = today_when(&channel, |w| w.handled == 2 && w.abandoned == 1).await;
+        assert_eq!((before.offered, before.answered), (4, 3), "{before:?}");
+        kill(&mut server);
+
+        // c3 was answered before the kill; it ends after the restart.
+        let mut server = start(&dir, &config);
+        let channel = connect(&mut server).await;
+        let after = today_when(&channel, |w| w.offered > 0).await;
+        assert_eq!(calls_of(&after), calls_of(&before), "today's statistics after the restart");
+        call_event(&channel, "c3", pb::CallEventKind::Ended).await;
+        want.push(("c3".into(), "answered".into(), agent_of["c3"].clone()));
+        let before = today_when(&channel, |w| w.handled == 3).await;
+        kill(&mut server);
+
+        // A second kill: records already in SQLite are replayed again and must stay single.
+        let mut server = start(&dir, &config);
+        let channel = connect(&mut server).await;
+        let after = today_when(&channel, |w| w.offered > 0).await;
+        assert_eq!(
+            calls_of(&after),
+            calls_of(&before),
+            "today's statistics after the second restart"
+        );
+        let status =
+            Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        let exit = server.child.wait().unwrap();
+        assert!(exit.success(), "graceful stop: {exit:?}");
+        want
+    });
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["history", "export", "--db", dir.join("records.sqlite").to_str().unwrap()])
+        .args(["--out", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    // arrived_at,queue,wait_s,handle_s,abandoned,call_id,outcome,agent,caller,dialed
+    let mut got: Vec<(String, String, String)> = text
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            assert_eq!(f[1], "q", "{line}");
+            (f[5].to_string(), f[6].to_string(), f[7].to_string())
+        })
+        .collect();
+    got.sort();
+    let mut want = want;
+    want.sort();
+    assert_eq!(got, want, "one record per call, with its outcome and agent:\n{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -16,6 +16,7 @@
 //! crate translates, authorizes, observes and stores.
 
 pub mod auth;
+pub mod cdr;
 pub mod clock;
 pub mod convert;
 pub mod demo;

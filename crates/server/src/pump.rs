@@ -1,17 +1,17 @@
 //! The event pump: one thread that turns engine events and RPC facts into statistics, call
 //! records and agent updates, off the routing path.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
 use parking_lot::Mutex;
 use switchboard_proto::v1 as pb;
 use switchboard_routing::plan::Action;
-use switchboard_routing::{AgentId, AgentState, CallId, Engine, Event, QueueId, Timestamp};
+use switchboard_routing::{AgentId, CallId, Engine, Event, Timestamp};
 use tokio::sync::broadcast;
 
-use crate::records::{CallRecord, Outcome, RecordSink};
+use crate::cdr::{CallFact, CallFold, Folded};
+use crate::records::{Outcome, RecordSink};
 use crate::stats::StatsState;
 
 /// What the pump hears about.
@@ -72,15 +72,6 @@ pub enum PumpMsg {
     Barrier(std::sync::mpsc::SyncSender<()>),
 }
 
-/// A call record being written.
-#[derive(Debug)]
-struct Pending {
-    record: CallRecord,
-    /// Talk ended at (Unix ms), waiting for the end of wrap-up.
-    talk_ended_ms: Option<i64>,
-    transferred: bool,
-}
-
 /// State shared with readers.
 #[derive(Debug)]
 pub struct PumpShared {
@@ -92,10 +83,65 @@ pub struct PumpShared {
     pub agent_updates: broadcast::Sender<Arc<pb::Agent>>,
 }
 
-/// Runs until every sender is dropped; then the record sink is dropped, which flushes the
-/// call records.
-pub fn run(rx: Receiver<PumpMsg>, shared: Arc<PumpShared>, engine: Engine, records: RecordSink) {
-    let mut pump = Pump { shared, engine, records, calls: HashMap::new(), wrap: HashMap::new() };
+impl PumpMsg {
+    /// The fact about a call this message carries, as journaled and folded into call records.
+    pub fn call_fact(&self) -> Option<CallFact> {
+        Some(match self {
+            PumpMsg::CallStarted { call, switch_id, caller, dialed, customer_id, at } => {
+                CallFact::Started {
+                    call: call.clone(),
+                    switch_id: switch_id.clone(),
+                    caller: caller.clone(),
+                    dialed: dialed.clone(),
+                    customer_id: customer_id.clone(),
+                    at: *at,
+                }
+            }
+            PumpMsg::Decided { call, action, path, at } => {
+                let outcome = match action {
+                    Action::Transfer { .. } => Some(Outcome::Transferred),
+                    Action::Voicemail { .. } => Some(Outcome::Voicemail),
+                    Action::Announce { .. } => Some(Outcome::Announced),
+                    Action::Hangup { .. } | Action::Refused { .. } => Some(Outcome::HungUp),
+                    Action::Connect { .. } | Action::Queued { .. } | Action::Collect { .. } => None,
+                };
+                CallFact::Decided { call: call.clone(), outcome, path: path.clone(), at: *at }
+            }
+            PumpMsg::HungUpInIvr { call, at } => {
+                CallFact::HungUpInIvr { call: call.clone(), at: *at }
+            }
+            PumpMsg::Transferred { call, at } => {
+                CallFact::Transferred { call: call.clone(), at: *at }
+            }
+            PumpMsg::TransferCancelled(call) => CallFact::TransferCancelled(call.clone()),
+            PumpMsg::Discard(call) => CallFact::Discarded(call.clone()),
+            PumpMsg::Event(_)
+            | PumpMsg::AgentRemoved(_)
+            | PumpMsg::Shutdown
+            | PumpMsg::Barrier(_) => return None,
+        })
+    }
+}
+
+/// Where the pump's call records go.
+pub enum RecordsOut {
+    /// The pump writes them.
+    Write(RecordSink),
+    /// The journal writer writes them from the journal (the same fold, in journal order);
+    /// the pump folds only for statistics. Holds the sink so it lives as long as the pump.
+    FromJournal(RecordSink),
+}
+
+/// Runs until [`PumpMsg::Shutdown`]; then the record sink is dropped, which flushes the call
+/// records. `fold` holds the calls recovered from the journal.
+pub fn run(
+    rx: Receiver<PumpMsg>,
+    shared: Arc<PumpShared>,
+    engine: Engine,
+    records: RecordsOut,
+    fold: CallFold,
+) {
+    let mut pump = Pump { shared, engine, records, fold };
     for msg in rx {
         if matches!(msg, PumpMsg::Shutdown) {
             break;
@@ -104,187 +150,70 @@ pub fn run(rx: Receiver<PumpMsg>, shared: Arc<PumpShared>, engine: Engine, recor
         pump.shared.version.fetch_add(1, std::sync::atomic::Ordering::Release);
     }
     // Calls still open at shutdown are not finished stories; they are left out rather than
-    // recorded with invented outcomes.
-    if !pump.calls.is_empty() {
-        tracing::info!(calls = pump.calls.len(), "calls in flight at shutdown are not recorded");
+    // recorded with invented outcomes (with the journal on, they finish after the restart).
+    if pump.fold.open_calls() > 0 {
+        tracing::info!(
+            calls = pump.fold.open_calls(),
+            "calls in flight at shutdown are not recorded yet"
+        );
     }
 }
 
 struct Pump {
     shared: Arc<PumpShared>,
     engine: Engine,
-    records: RecordSink,
-    calls: HashMap<CallId, Pending>,
-    /// Agent in wrap-up to the call whose record waits for it.
-    wrap: HashMap<AgentId, CallId>,
+    records: RecordsOut,
+    fold: CallFold,
 }
 
 impl Pump {
     fn handle(&mut self, msg: PumpMsg) {
+        if let Some(fact) = msg.call_fact() {
+            let folded = self.fold.fact(&fact);
+            self.folded(folded);
+            return;
+        }
         match msg {
-            PumpMsg::Event(event) => self.event(event),
-            PumpMsg::CallStarted { call, switch_id, caller, dialed, customer_id, at } => {
-                let record = CallRecord {
-                    call_id: call.to_string(),
-                    switch_id,
-                    caller,
-                    dialed,
-                    customer_id,
-                    arrived_at_ms: at.as_millis() as i64,
-                    plan_path: String::new(),
-                    outcome: Outcome::HungUp,
-                    queue: None,
-                    offers: 0,
-                    overflows: 0,
-                    agent: None,
-                    answered_at_ms: None,
-                    ended_at_ms: 0,
-                    wait_ms: None,
-                    talk_ms: None,
-                    wrap_ms: None,
-                };
-                self.calls
-                    .insert(call, Pending { record, talk_ended_ms: None, transferred: false });
-            }
-            PumpMsg::Decided { call, action, path, at } => {
-                let Some(p) = self.calls.get_mut(&call) else { return };
-                p.record.plan_path = path.join(">");
-                let outcome = match action {
-                    Action::Transfer { .. } => Outcome::Transferred,
-                    Action::Voicemail { .. } => Outcome::Voicemail,
-                    Action::Announce { .. } => Outcome::Announced,
-                    Action::Hangup { .. } | Action::Refused { .. } => Outcome::HungUp,
-                    Action::Connect { .. } | Action::Queued { .. } | Action::Collect { .. } => {
-                        return
+            PumpMsg::Event(event) => {
+                let folded = self.fold.event(&event);
+                self.folded(folded);
+                if let Event::AgentStateChanged { agent, state, at, .. } = event {
+                    let snapshot = self.engine.agent(&agent);
+                    let queues = snapshot.as_ref().map(|a| a.queues.clone()).unwrap_or_default();
+                    self.stats(at.as_millis() as i64).agent_changed(
+                        &agent,
+                        &state,
+                        at.as_millis() as i64,
+                        queues,
+                    );
+                    if let Some(snapshot) = snapshot {
+                        let _ = self
+                            .shared
+                            .agent_updates
+                            .send(Arc::new(crate::convert::agent(&snapshot)));
                     }
-                };
-                self.finish(&call, outcome, at);
-            }
-            PumpMsg::HungUpInIvr { call, at } => self.finish(&call, Outcome::AbandonedInIvr, at),
-            PumpMsg::Transferred { call, at } => {
-                let waiting_for_wrap = match self.calls.get_mut(&call) {
-                    Some(p) => {
-                        p.transferred = true;
-                        p.talk_ended_ms.is_some() || p.record.answered_at_ms.is_some()
-                    }
-                    None => return,
-                };
-                if !waiting_for_wrap {
-                    self.finish(&call, Outcome::Transferred, at);
                 }
-            }
-            PumpMsg::TransferCancelled(call) => {
-                if let Some(p) = self.calls.get_mut(&call) {
-                    p.transferred = false;
-                }
-            }
-            PumpMsg::Discard(call) => {
-                self.calls.remove(&call);
             }
             PumpMsg::AgentRemoved(agent) => self.shared.stats.lock().agent_removed(&agent),
-            PumpMsg::Shutdown => {}
             PumpMsg::Barrier(done) => {
                 let _ = done.send(());
             }
+            _ => {}
         }
     }
 
-    fn event(&mut self, event: Event) {
-        let at_ms = |at: Timestamp| at.as_millis() as i64;
-        match event {
-            Event::CallQueued { call, queue, at, .. } => self.entered(&call, &queue, at),
-            Event::CallOffered { offer, at } => {
-                self.entered(&offer.call, &offer.queue, at);
-                if let Some(p) = self.calls.get_mut(&offer.call) {
-                    p.record.offers += 1;
-                }
-            }
-            Event::OfferEnded { .. } | Event::CallEntered { .. } | Event::CallWithdrawn { .. } => {}
-            Event::CallAnswered { call, agent, queue, wait_ms, at, .. } => {
-                self.stats(at).answered(&queue, wait_ms);
-                if let Some(p) = self.calls.get_mut(&call) {
-                    p.record.agent = Some(agent.to_string());
-                    p.record.answered_at_ms = Some(at_ms(at));
-                    p.record.wait_ms = Some(wait_ms as i64);
-                }
-            }
-            Event::CallEnded { call, agent, talk_ms, at, .. } => {
-                if let Some(p) = self.calls.get_mut(&call) {
-                    p.record.talk_ms = Some(talk_ms as i64);
-                    p.talk_ended_ms = Some(at_ms(at));
-                    self.wrap.insert(agent, call);
-                }
-            }
-            Event::CallAbandoned { call, queue, wait_ms, at, .. } => {
-                self.stats(at).abandoned(&queue, wait_ms);
-                if let Some(p) = self.calls.get_mut(&call) {
-                    p.record.wait_ms = Some(wait_ms as i64);
-                }
-                self.finish(&call, Outcome::Abandoned, at);
-            }
-            Event::QueueTimedOut { call, queue, at } => {
-                self.stats(at).overflowed(&queue);
-                if let Some(p) = self.calls.get_mut(&call.id) {
-                    p.record.overflows += 1;
-                }
-            }
-            Event::AgentStateChanged { agent, state, at, .. } => {
-                let snapshot = self.engine.agent(&agent);
-                let queues = snapshot.as_ref().map(|a| a.queues.clone()).unwrap_or_default();
-                self.stats(at).agent_changed(&agent, &state, at_ms(at), queues);
-                if !matches!(state, AgentState::WrapUp { .. }) {
-                    if let Some(call) = self.wrap.remove(&agent) {
-                        self.finish_handled(&call, at);
-                    }
-                }
-                if let Some(snapshot) = snapshot {
-                    let _ =
-                        self.shared.agent_updates.send(Arc::new(crate::convert::agent(&snapshot)));
-                }
-            }
+    fn folded(&mut self, folded: Folded) {
+        if let Some(effect) = folded.stat {
+            self.stats(effect.at_ms).apply(&effect);
+        }
+        if let (Some(record), RecordsOut::Write(sink)) = (folded.record, &self.records) {
+            sink.send(record);
         }
     }
 
-    fn stats(&self, at: Timestamp) -> parking_lot::MutexGuard<'_, StatsState> {
+    fn stats(&self, at_ms: i64) -> parking_lot::MutexGuard<'_, StatsState> {
         let mut stats = self.shared.stats.lock();
-        stats.roll(at.as_millis() as i64);
+        stats.roll(at_ms);
         stats
-    }
-
-    fn entered(&mut self, call: &CallId, queue: &QueueId, at: Timestamp) {
-        let first_time_here = match self.calls.get_mut(call) {
-            Some(p) if p.record.queue.as_deref() == Some(queue.as_str()) => false,
-            Some(p) => {
-                p.record.queue = Some(queue.to_string());
-                true
-            }
-            // Calls routed straight to the engine (no plan) still count.
-            None => true,
-        };
-        if first_time_here {
-            self.stats(at).entered(queue);
-        }
-    }
-
-    /// Talk and wrap-up are over: the call counts as handled and its record is written.
-    fn finish_handled(&mut self, call: &CallId, at: Timestamp) {
-        let Some(p) = self.calls.get_mut(call) else { return };
-        let wrap_ms = p.talk_ended_ms.map(|t| (at.as_millis() as i64 - t).max(0)).unwrap_or(0);
-        p.record.wrap_ms = Some(wrap_ms);
-        let handle_ms = p.record.talk_ms.unwrap_or(0) + wrap_ms;
-        let queue = p.record.queue.clone();
-        let outcome = if p.transferred { Outcome::Transferred } else { Outcome::Answered };
-        if let Some(queue) = queue {
-            self.stats(at).handled(&QueueId::from(queue.as_str()), handle_ms as u64);
-        }
-        self.finish(call, outcome, at);
-    }
-
-    fn finish(&mut self, call: &CallId, outcome: Outcome, at: Timestamp) {
-        if let Some(mut p) = self.calls.remove(call) {
-            p.record.outcome = outcome;
-            p.record.ended_at_ms = at.as_millis() as i64;
-            self.records.send(p.record);
-        }
     }
 }

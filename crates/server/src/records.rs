@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use rusqlite::{params, Connection};
-use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
 
 /// The schema; `user_version` tells later versions what they open.
 const SCHEMA: &str = "
@@ -35,11 +38,12 @@ CREATE TABLE IF NOT EXISTS calls (
     wrap_ms        INTEGER
 );
 CREATE INDEX IF NOT EXISTS calls_arrived ON calls (arrived_at_ms);
-PRAGMA user_version = 1;
+CREATE UNIQUE INDEX IF NOT EXISTS calls_once ON calls (switch_id, call_id, arrived_at_ms);
+PRAGMA user_version = 2;
 ";
 
 /// How a call's story ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// An agent answered and the call ended (handle time known).
@@ -73,8 +77,9 @@ impl Outcome {
     }
 }
 
-/// One finished call.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// One finished call. A call is identified by (switch, call id, arrival): writing the same
+/// record twice (a replay after a crash) leaves one row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallRecord {
     /// Switch's call id.
     pub call_id: String,
@@ -115,16 +120,28 @@ pub struct CallRecord {
 /// The sending half: cheap to clone. Dropping every clone flushes and stops the writer.
 #[derive(Clone, Debug)]
 pub struct RecordSink {
-    tx: Sender<CallRecord>,
+    tx: Sender<(u64, CallRecord)>,
+    committed: Arc<AtomicU64>,
 }
 
 impl RecordSink {
     /// Queues a record for writing. Blocks only when `capacity` records are already waiting,
-    /// which slows the event pump, never routing.
+    /// which slows the event pump (or the journal writer), never routing.
     pub fn send(&self, record: CallRecord) {
-        if self.tx.send(record).is_err() {
+        self.send_journaled(0, record);
+    }
+
+    /// Queues a record finished by journal record `seq`; records must come in `seq` order.
+    pub fn send_journaled(&self, seq: u64, record: CallRecord) {
+        if self.tx.send((seq, record)).is_err() {
             tracing::error!("call record writer has stopped; record dropped");
         }
+    }
+
+    /// The highest journal sequence number whose record is committed to SQLite: records
+    /// finished at or before it need not be replayed.
+    pub fn committed(&self) -> u64 {
+        self.committed.load(Ordering::Acquire)
     }
 }
 
@@ -152,10 +169,12 @@ pub fn start(
 ) -> anyhow::Result<(RecordSink, RecordWriter)> {
     let conn = open(path)?;
     let (tx, rx) = crossbeam_channel::bounded(capacity);
+    let committed = Arc::new(AtomicU64::new(0));
+    let written = committed.clone();
     let handle = std::thread::Builder::new()
         .name("call-records".into())
-        .spawn(move || write_loop(conn, rx, batch_max, flush))?;
-    Ok((RecordSink { tx }, RecordWriter { handle }))
+        .spawn(move || write_loop(conn, rx, batch_max, flush, &written))?;
+    Ok((RecordSink { tx, committed }, RecordWriter { handle }))
 }
 
 /// Opens the database with the schema in place.
@@ -170,7 +189,13 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
-fn write_loop(mut conn: Connection, rx: Receiver<CallRecord>, batch_max: usize, flush: Duration) {
+fn write_loop(
+    mut conn: Connection,
+    rx: Receiver<(u64, CallRecord)>,
+    batch_max: usize,
+    flush: Duration,
+    committed: &AtomicU64,
+) {
     let mut batch = Vec::with_capacity(batch_max);
     loop {
         let disconnected = match rx.recv_timeout(flush) {
@@ -183,8 +208,14 @@ fn write_loop(mut conn: Connection, rx: Receiver<CallRecord>, batch_max: usize, 
             Err(RecvTimeoutError::Disconnected) => true,
         };
         if !batch.is_empty() {
-            if let Err(e) = insert(&mut conn, &batch) {
-                tracing::error!(error = %e, records = batch.len(), "cannot write call records");
+            match insert(&mut conn, &batch) {
+                Ok(()) => {
+                    let last = batch.iter().map(|(seq, _)| *seq).max().unwrap_or(0);
+                    committed.fetch_max(last, Ordering::AcqRel);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, records = batch.len(), "cannot write call records")
+                }
             }
             batch.clear();
         }
@@ -194,13 +225,14 @@ fn write_loop(mut conn: Connection, rx: Receiver<CallRecord>, batch_max: usize, 
     }
 }
 
-fn insert(conn: &mut Connection, records: &[CallRecord]) -> rusqlite::Result<()> {
+fn insert(conn: &mut Connection, records: &[(u64, CallRecord)]) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     {
+        // OR IGNORE: a record replayed from the journal after a crash may already be here.
         let mut stmt = tx.prepare_cached(
-            "INSERT INTO calls VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            "INSERT OR IGNORE INTO calls VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )?;
-        for r in records {
+        for (_, r) in records {
             stmt.execute(params![
                 r.call_id,
                 r.switch_id,

@@ -133,15 +133,16 @@ pub struct Background {
 
 impl Background {
     /// Waits for the pump to drain and the call records to be committed. Call after every
-    /// [`Switchboard`] clone is dropped.
+    /// [`Switchboard`] clone is dropped. The journal goes before the record writer: its
+    /// writer sends the last call records and holds a sink the record writer waits for.
     pub fn join(self) {
         if self.pump.join().is_err() {
             tracing::error!("event pump panicked");
         }
-        self.records.join();
         if let Some(journal) = self.journal {
             journal.join();
         }
+        self.records.join();
     }
 }
 
@@ -161,14 +162,41 @@ impl Switchboard {
         let limits = &settings.limits;
         let journal_settings = &settings.journal;
         let (pump_tx, pump_rx) = crossbeam_channel::unbounded();
+        let now = clock.now();
+        let mut stats = StatsState::new(
+            &config.routing.queues,
+            config.routing.time_zone,
+            now.as_millis() as i64,
+        );
+        let (sink, writer) = records;
+        let mut recovered_calls = crate::cdr::CallFold::default();
         let recovery = match &journal_settings.dir {
             Some(dir) => {
-                let recovered = crate::journal::recover(dir)
+                let mut recovered = crate::journal::recover(dir)
                     .map_err(|e| anyhow::anyhow!("journal recovery: {e}"))?;
-                let (journal, writer) = crate::journal::Journal::open(
+                // Calls the journal does not hold (they were in the IVR at the crash) never
+                // end: their open records go. Calls in wrap-up stay until the agent leaves it.
+                let held = recovered.snapshot.state.calls.clone();
+                recovered.snapshot.calls.retain(|call| held.contains_key(call));
+                recovered.snapshot.tally.thresholds = stats.thresholds();
+                stats.restore_calls(&recovered.snapshot.tally);
+                // Records finished before the crash that SQLite may not have: written again,
+                // idempotently (one row per switch, call id and arrival).
+                let replayed = recovered.snapshot.unwritten.len();
+                for (seq, record) in &recovered.snapshot.unwritten {
+                    sink.send_journaled(*seq, record.clone());
+                }
+                tracing::info!(
+                    records_replayed = replayed,
+                    calls_open = recovered.snapshot.calls.open_calls(),
+                    "call records recovered from the journal"
+                );
+                recovered_calls = recovered.snapshot.calls.clone();
+                let (journal, writer) = crate::journal::Journal::open_with_records(
                     journal_settings.clone(),
                     dir,
                     recovered.snapshot.clone(),
+                    Some(sink.clone()),
                 )
                 .map_err(|e| anyhow::anyhow!("journal: {e}"))?;
                 Some((recovered, journal, writer))
@@ -186,22 +214,21 @@ impl Switchboard {
         for agent in &config.routing.agents {
             hub.endpoints.insert(agent.id.clone(), crate::convert::endpoint(agent));
         }
-        let now = clock.now();
         let pump = Arc::new(PumpShared {
-            stats: parking_lot::Mutex::new(StatsState::new(
-                &config.routing.queues,
-                config.routing.time_zone,
-                now.as_millis() as i64,
-            )),
+            stats: parking_lot::Mutex::new(stats),
             version: AtomicU64::new(0),
             agent_updates: broadcast::channel(limits.agent_update_buffer).0,
         });
-        let (sink, writer) = records;
+        let records_out = match journal {
+            Some(_) => crate::pump::RecordsOut::FromJournal(sink),
+            None => crate::pump::RecordsOut::Write(sink),
+        };
         let engine = router.engine().clone();
         let pump_shared = pump.clone();
-        let pump_thread = std::thread::Builder::new()
-            .name("event-pump".into())
-            .spawn(move || crate::pump::run(pump_rx, pump_shared, engine, sink))?;
+        let pump_thread =
+            std::thread::Builder::new().name("event-pump".into()).spawn(move || {
+                crate::pump::run(pump_rx, pump_shared, engine, records_out, recovered_calls)
+            })?;
         let queues = config.routing.queues.len();
         let metrics = Arc::new(Metrics::new(&config.routing.queues));
         let streams = crate::limits::StreamLimiter::new(
@@ -395,8 +422,14 @@ impl Switchboard {
         self.to_pump(PumpMsg::Shutdown);
     }
 
-    /// Sends a fact to the pump.
+    /// Sends a fact to the pump; a fact about a call is journaled first (call records
+    /// derive from it), so the RPC that reported it is answered once it is durable.
     pub fn to_pump(&self, msg: PumpMsg) {
+        if let Some(journal) = &self.shared.hub.journal {
+            if let Some(fact) = msg.call_fact() {
+                journal.append(crate::journal::Record::Call(fact));
+            }
+        }
         self.shared.hub.to_pump(msg);
     }
 

@@ -235,6 +235,43 @@ impl StatsState {
         });
     }
 
+    /// Counts a statistic the call-record fold implied.
+    pub fn apply(&mut self, effect: &crate::cdr::StatEffect) {
+        use crate::cdr::StatKind;
+        match effect.kind {
+            StatKind::Entered => self.entered(&effect.queue),
+            StatKind::Answered { wait_ms } => self.answered(&effect.queue, wait_ms),
+            StatKind::Abandoned { wait_ms } => self.abandoned(&effect.queue, wait_ms),
+            StatKind::Overflowed => self.overflowed(&effect.queue),
+            StatKind::Handled { handle_ms } => self.handled(&effect.queue, handle_ms),
+        }
+    }
+
+    /// The service-level thresholds per queue, ms, for a [`crate::cdr::Tally`].
+    pub fn thresholds(&self) -> std::collections::BTreeMap<QueueId, u64> {
+        self.queues.iter().map(|(q, s)| (q.clone(), s.threshold_ms)).collect()
+    }
+
+    /// Puts back the call counters of the current interval and day from a tally rebuilt from
+    /// the journal (after a restart). Agent time (occupancy) is not journaled per window and
+    /// starts again from the restart.
+    pub fn restore_calls(&mut self, tally: &crate::cdr::Tally) {
+        for (queue, q) in &mut self.queues {
+            for w in [&mut q.interval, &mut q.today] {
+                let c = tally.since(queue, w.start_ms);
+                w.offered += c.offered;
+                w.answered += c.answered;
+                w.abandoned += c.abandoned;
+                w.answered_within += c.answered_within;
+                w.abandoned_within += c.abandoned_within;
+                w.overflowed += c.overflowed;
+                w.answered_wait_ms += c.answered_wait_ms;
+                w.handled += c.handled;
+                w.handled_ms += c.handled_ms;
+            }
+        }
+    }
+
     /// An agent's state changed at `at_ms`; `queues` are its memberships from now on.
     pub fn agent_changed(
         &mut self,

@@ -50,6 +50,9 @@ pub enum Record {
         /// FNV-1a of the TOML text.
         hash: u64,
     },
+    /// What the switch said about a call that the engine does not report (arrival, plan
+    /// decisions, IVR hang-ups, transfers): with the events, what call records derive from.
+    Call(crate::cdr::CallFact),
 }
 
 /// A snapshot: the folded state after record `seq`.
@@ -61,17 +64,46 @@ pub struct Snapshot {
     pub state: LiveState,
     /// The last configuration record seen: (generation, hash).
     pub config: Option<(u64, u64)>,
+    /// Call records not finished yet.
+    #[serde(default)]
+    pub calls: crate::cdr::CallFold,
+    /// Call statistics of the last two days, for today's statistics.
+    #[serde(default)]
+    pub tally: crate::cdr::Tally,
+    /// Finished call records, with the record that finished them, not known to be in SQLite
+    /// yet (the writer drops those it has committed at each snapshot).
+    #[serde(default)]
+    pub unwritten: Vec<(u64, crate::records::CallRecord)>,
 }
 
 impl Snapshot {
     /// Folds one record in.
     pub fn apply(&mut self, seq: u64, record: &Record) {
         self.seq = seq;
-        match record {
-            Record::Event(event) => self.state.apply(event),
-            Record::AgentUpserted(profile) => self.state.upsert_profile(profile.clone()),
-            Record::AgentRemoved(agent) => self.state.remove_agent(agent),
-            Record::Config { generation, hash } => self.config = Some((*generation, *hash)),
+        let folded = match record {
+            Record::Event(event) => {
+                self.state.apply(event);
+                self.calls.event(event)
+            }
+            Record::Call(fact) => self.calls.fact(fact),
+            Record::AgentUpserted(profile) => {
+                self.state.upsert_profile(profile.clone());
+                return;
+            }
+            Record::AgentRemoved(agent) => {
+                self.state.remove_agent(agent);
+                return;
+            }
+            Record::Config { generation, hash } => {
+                self.config = Some((*generation, *hash));
+                return;
+            }
+        };
+        if let Some(stat) = &folded.stat {
+            self.tally.add(stat);
+        }
+        if let Some(record) = folded.record {
+            self.unwritten.push((seq, record));
         }
     }
 }
@@ -229,6 +261,18 @@ impl Journal {
         dir: &Path,
         base: Snapshot,
     ) -> Result<(Journal, JournalWriter), JournalError> {
+        Journal::open_with_records(settings, dir, base, None)
+    }
+
+    /// [`Journal::open`], and the writer sends every call record the journaled records
+    /// finish to `records` once they are durable (so a record is never written for a call
+    /// a crash could take back), in journal order.
+    pub fn open_with_records(
+        settings: JournalSettings,
+        dir: &Path,
+        base: Snapshot,
+        records: Option<crate::records::RecordSink>,
+    ) -> Result<(Journal, JournalWriter), JournalError> {
         std::fs::create_dir_all(dir).map_err(|e| JournalError::io(dir, e))?;
         let next_seq = base.seq + 1;
         write_snapshot(dir, &base)?;
@@ -257,7 +301,7 @@ impl Journal {
         let writer = journal.clone();
         let thread = std::thread::Builder::new()
             .name("journal-writer".into())
-            .spawn(move || writer.run(segment, segment_path, base))
+            .spawn(move || writer.run(segment, segment_path, base, records))
             .map_err(|e| JournalError::io(dir, e))?;
         Ok((journal.clone(), JournalWriter { journal, thread }))
     }
@@ -360,7 +404,13 @@ impl Journal {
 
     /// The writer thread: write what was appended, sync per the policy, publish durability,
     /// fold into the snapshot state and snapshot every `snapshot_every` records.
-    fn run(self, mut segment: File, mut segment_path: PathBuf, mut state: Snapshot) {
+    fn run(
+        self,
+        mut segment: File,
+        mut segment_path: PathBuf,
+        mut state: Snapshot,
+        records_sink: Option<crate::records::RecordSink>,
+    ) {
         let settings = self.shared.settings.clone();
         let batch = Duration::from_millis(settings.batch_ms.max(1));
         let mut last_sync = Instant::now();
@@ -413,13 +463,27 @@ impl Journal {
             if let Some((last, _)) = records.last() {
                 let last = *last;
                 since_snapshot += records.len() as u64;
+                let finished_before = state.unwritten.len();
                 for (seq, record) in &records {
                     state.apply(*seq, record);
                 }
                 // Batch: written to the OS is durable against a process crash.
                 self.publish_durable(last);
+                match &records_sink {
+                    Some(sink) => {
+                        for (seq, record) in &state.unwritten[finished_before..] {
+                            sink.send_journaled(*seq, record.clone());
+                        }
+                    }
+                    None => state.unwritten.clear(),
+                }
             }
             if since_snapshot >= settings.snapshot_every && !closing {
+                // Records SQLite has committed need no replay; the rest ride in the snapshot.
+                if let Some(sink) = &records_sink {
+                    let committed = sink.committed();
+                    state.unwritten.retain(|(seq, _)| *seq > committed);
+                }
                 match self.rotate(&mut segment, &state) {
                     Ok(path) => {
                         segment_path = path;
