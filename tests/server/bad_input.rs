@@ -528,15 +528,17 @@ async fn a_request_above_max_request_bytes_is_refused_from_its_length_prefix() {
         }),
     };
     let len = prost::Message::encoded_len(&profile);
-    check(server.agents().await.upsert_agent(profile).await, Code::ResourceExhausted, &too_big(len));
+    check(
+        server.agents().await.upsert_agent(profile).await,
+        Code::ResourceExhausted,
+        &too_big(len),
+    );
     // A prefix announcing 1 GiB whose payload never comes is answered from its 5 bytes alone.
     for path in ["/switchboard.v1.Router/RouteCall", "/switchboard.v1.Admin/ReloadConfig"] {
-        let status = tokio::time::timeout(
-            Duration::from_secs(10),
-            prefix_only(&server, path, 1 << 30),
-        )
-        .await
-        .expect("answered without waiting for the payload");
+        let status =
+            tokio::time::timeout(Duration::from_secs(10), prefix_only(&server, path, 1 << 30))
+                .await
+                .expect("answered without waiting for the payload");
         assert_eq!(status.code(), Code::ResourceExhausted, "{path}: {status:?}");
         assert_eq!(status.message(), too_big(1 << 30), "{path}");
     }
@@ -633,13 +635,10 @@ async fn bytes_that_do_not_decode_are_invalid_arguments_naming_the_field() {
     let before = fingerprint(&server).await;
     let prefix = "invalid message: failed to decode Protobuf message: ";
     // call_id announces 5 bytes, 2 follow.
-    let status = raw_bytes::<pb::RouteDecision>(
-        &server,
-        "/switchboard.v1.Router/RouteCall",
-        b"\x0a\x05c3",
-    )
-    .await
-    .expect_err("truncated");
+    let status =
+        raw_bytes::<pb::RouteDecision>(&server, "/switchboard.v1.Router/RouteCall", b"\x0a\x05c3")
+            .await
+            .expect_err("truncated");
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     assert_eq!(status.message(), format!("{prefix}RouteCallRequest.call_id: buffer underflow"));
     // kind: a varint of eleven bytes.
@@ -701,9 +700,8 @@ async fn unusable_metadata_is_refused_naming_the_header_and_changes_nothing() {
         );
     }
     // A token that is not visible ASCII, on a stream and on an admin call.
-    let bad_token = || {
-        tonic::metadata::MetadataValue::try_from(&b"Bearer \xff\xfe"[..]).expect("obs-text")
-    };
+    let bad_token =
+        || tonic::metadata::MetadataValue::try_from(&b"Bearer \xff\xfe"[..]).expect("obs-text");
     let mut request = tonic::Request::new(pb::WatchStatsRequest { include_agents: true });
     request.metadata_mut().insert("authorization", bad_token());
     let status =

@@ -223,7 +223,10 @@ async fn requests_above_the_message_size_limit_are_refused_unread() {
     }
     let status = router.route_call(big).await.expect_err("too big");
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
-    assert!(status.message().contains("4096 bytes (server.limits.max_request_bytes)"), "{status:?}");
+    assert!(
+        status.message().contains("4096 bytes (server.limits.max_request_bytes)"),
+        "{status:?}"
+    );
     // Not decoded, so not routed: the id is free and ana still available.
     assert_eq!(
         short(&router.route_call(route("big", "+200")).await.unwrap().into_inner()),

@@ -80,7 +80,10 @@ where
         }
         let max = self.max_request_bytes;
         let request = request.map(|body| {
-            tonic::body::Body::new(LimitedBody { inner: Box::pin(body), frames: FrameScan::new(max) })
+            tonic::body::Body::new(LimitedBody {
+                inner: Box::pin(body),
+                frames: FrameScan::new(max),
+            })
         });
         Box::pin(self.inner.call(request))
     }
@@ -110,7 +113,8 @@ impl FrameScan {
     fn scan(&mut self, mut chunk: &[u8]) -> Result<(), u64> {
         while !chunk.is_empty() {
             if self.payload_left > 0 {
-                let skip = usize::try_from(self.payload_left).unwrap_or(usize::MAX).min(chunk.len());
+                let skip =
+                    usize::try_from(self.payload_left).unwrap_or(usize::MAX).min(chunk.len());
                 self.payload_left -= skip as u64;
                 chunk = &chunk[skip..];
                 continue;
