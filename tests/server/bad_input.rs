@@ -1,6 +1,13 @@
 //! Every bad request gets a clear status naming the problem, and changes nothing.
 
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use prost::bytes::BufMut;
 use switchboard_proto::v1 as pb;
+use tonic::codegen::Bytes;
 use tonic::Code;
 
 use crate::harness::*;
@@ -270,7 +277,22 @@ async fn fingerprint(server: &TestServer) -> Vec<String> {
 
 /// One connected call (c1 answered by ana) and one queued (c2) to be disturbed.
 async fn busy_server(name: &str) -> TestServer {
-    let server = TestServer::start(name).await;
+    busy_server_with(name, |_| {}).await
+}
+
+/// [`busy_server`] with `tweak` applied to its settings.
+async fn busy_server_with(
+    name: &str,
+    tweak: impl FnOnce(&mut switchboard_server::Settings),
+) -> TestServer {
+    let server = TestServer::start_full(
+        name,
+        CENTER,
+        switchboard_server::settings::AuthSettings::default(),
+        switchboard_server::Clock::system(),
+        tweak,
+    )
+    .await;
     login(&server, &["ana"]).await;
     let mut router = server.router().await;
     router.route_call(route("c1", "+200")).await.unwrap();
@@ -375,9 +397,12 @@ async fn non_ascii_and_invalid_utf8_are_refused_and_change_nothing() {
     )
     .await
     .expect_err("invalid utf-8");
-    // gRPC's status-code guide puts parse errors under INTERNAL; the message names the field.
-    assert_eq!(status.code(), Code::Internal, "{status:?}");
-    assert!(status.message().contains("RouteCallRequest.call_id"), "{status:?}");
+    // The client's bytes are at fault, so INVALID_ARGUMENT (not tonic-prost's INTERNAL).
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(
+        status.message(),
+        "invalid message: failed to decode Protobuf message: RouteCallRequest.call_id: invalid string value: data is not UTF-8 encoded"
+    );
     assert_eq!(fingerprint(&server).await, before);
 }
 
@@ -480,4 +505,226 @@ async fn duplicate_ids_and_out_of_order_events_change_nothing() {
         .await
         .expect_err("ended twice");
     assert!(matches!(status.code(), Code::NotFound | Code::FailedPrecondition), "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_above_max_request_bytes_is_refused_from_its_length_prefix() {
+    let server = busy_server_with("bad-size", |s| s.limits.max_request_bytes = 4096).await;
+    let before = fingerprint(&server).await;
+    let too_big = |len: usize| {
+        format!(
+            "request message of {len} bytes is larger than the limit of 4096 bytes (server.limits.max_request_bytes)"
+        )
+    };
+    let mut big = route("c3", "+200");
+    big.customer_id = "9".repeat(5_000);
+    let len = prost::Message::encoded_len(&big);
+    check(server.router().await.route_call(big).await, Code::ResourceExhausted, &too_big(len));
+    let profile = pb::UpsertAgentRequest {
+        agent: Some(pb::AgentProfile {
+            id: "ana".into(),
+            display_name: "a".repeat(10_000),
+            ..Default::default()
+        }),
+    };
+    let len = prost::Message::encoded_len(&profile);
+    check(
+        server.agents().await.upsert_agent(profile).await,
+        Code::ResourceExhausted,
+        &too_big(len),
+    );
+    // A prefix announcing 1 GiB whose payload never comes is answered from its 5 bytes alone.
+    for path in ["/switchboard.v1.Router/RouteCall", "/switchboard.v1.Admin/ReloadConfig"] {
+        let status =
+            tokio::time::timeout(Duration::from_secs(10), prefix_only(&server, path, 1 << 30))
+                .await
+                .expect("answered without waiting for the payload");
+        assert_eq!(status.code(), Code::ResourceExhausted, "{path}: {status:?}");
+        assert_eq!(status.message(), too_big(1 << 30), "{path}");
+    }
+    assert_eq!(fingerprint(&server).await, before);
+    // Below the limit is served as before.
+    let decision = server.router().await.route_call(route("c3", "+200")).await.unwrap();
+    assert_eq!(short(&decision.into_inner()), "queued billing #2");
+}
+
+/// Sends only the 5-byte gRPC prefix of a message of `announced` bytes and keeps the request
+/// open; the status the server answers with.
+async fn prefix_only(server: &TestServer, path: &str, announced: u32) -> tonic::Status {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<PrefixThenSilence>();
+    let mut prefix = vec![0u8];
+    prefix.extend_from_slice(&announced.to_be_bytes());
+    let request = tonic::codegen::http::Request::post(format!("http://{}{path}", server.grpc))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(PrefixThenSilence(Some(Bytes::from(prefix))))
+        .unwrap();
+    let response = client.request(request).await.expect("http/2 response");
+    tonic::Status::from_header_map(response.headers()).expect("a trailers-only answer")
+}
+
+/// A request body that sends one chunk and then never ends.
+struct PrefixThenSilence(Option<Bytes>);
+
+impl http_body::Body for PrefixThenSilence {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        match self.0.take() {
+            Some(chunk) => Poll::Ready(Some(Ok(http_body::Frame::data(chunk)))),
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// Sends hand-built message bytes and decodes the answer as `U`.
+#[derive(Default)]
+struct RawCodec<U>(PhantomData<U>);
+
+struct RawEncoder;
+
+impl tonic::codec::Encoder for RawEncoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        buf: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        buf.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl<U: prost::Message + Default + Send + 'static> tonic::codec::Codec for RawCodec<U> {
+    type Encode = Vec<u8>;
+    type Decode = U;
+    type Encoder = RawEncoder;
+    type Decoder = tonic_prost::ProstDecoder<U>;
+
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        tonic_prost::ProstDecoder::default()
+    }
+}
+
+async fn raw_bytes<U: prost::Message + Default + Send + 'static>(
+    server: &TestServer,
+    path: &'static str,
+    bytes: &[u8],
+) -> Result<tonic::Response<U>, tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(server.channel().await);
+    grpc.ready().await.unwrap();
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(path);
+    grpc.unary(tonic::Request::new(bytes.to_vec()), path, RawCodec::<U>::default()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_that_do_not_decode_are_invalid_arguments_naming_the_field() {
+    let server = busy_server("bad-decode").await;
+    let before = fingerprint(&server).await;
+    let prefix = "invalid message: failed to decode Protobuf message: ";
+    // call_id announces 5 bytes, 2 follow.
+    let status =
+        raw_bytes::<pb::RouteDecision>(&server, "/switchboard.v1.Router/RouteCall", b"\x0a\x05c3")
+            .await
+            .expect_err("truncated");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(status.message(), format!("{prefix}RouteCallRequest.call_id: buffer underflow"));
+    // kind: a varint of eleven bytes.
+    let status = raw_bytes::<pb::CallEventResponse>(
+        &server,
+        "/switchboard.v1.Router/ReportCallEvent",
+        b"\x0a\x02c1\x10\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",
+    )
+    .await
+    .expect_err("bad varint");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(status.message(), format!("{prefix}CallEventRequest.kind: invalid varint"));
+    // Invalid UTF-8 two messages deep: agent.skills[0].name.
+    let status = raw_bytes::<pb::Agent>(
+        &server,
+        "/switchboard.v1.Agents/UpsertAgent",
+        b"\x0a\x0c\x0a\x03ana\x1a\x05\x0a\x03b\xffg",
+    )
+    .await
+    .expect_err("invalid utf-8");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(
+        status.message(),
+        format!("{prefix}Skill.name: AgentProfile.skills: UpsertAgentRequest.agent: invalid string value: data is not UTF-8 encoded")
+    );
+    assert_eq!(fingerprint(&server).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unusable_metadata_is_refused_naming_the_header_and_changes_nothing() {
+    let auth = switchboard_server::settings::AuthSettings {
+        admin_tokens: vec![ADMIN_TOKEN.into()],
+        ..Default::default()
+    };
+    let server = TestServer::start_with("bad-headers", CENTER, auth).await;
+    login(&server, &["ana"]).await;
+    let before = fingerprint(&server).await;
+    // A deadline the server cannot read is refused, not dropped: the call is not routed.
+    for raw in [&b"soon"[..], b"1\xffS", b"123456789S", b"-1S", b"5"] {
+        let mut request = with_token(route("c9", "+200"), Some(ADMIN_TOKEN));
+        request.metadata_mut().insert(
+            "grpc-timeout",
+            tonic::metadata::MetadataValue::try_from(raw).expect("obs-text is a valid header"),
+        );
+        let status = crate::overload::raw_unary::<_, pb::RouteDecision>(
+            &server,
+            "/switchboard.v1.Router/RouteCall",
+            request,
+        )
+        .await
+        .expect_err("malformed grpc-timeout");
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert_eq!(
+            status.message(),
+            format!(
+                "invalid grpc-timeout header {:?}: must be 1 to 8 digits and a unit (H, M, S, m, u, n)",
+                String::from_utf8_lossy(raw)
+            )
+        );
+    }
+    // A token that is not visible ASCII, on a stream and on an admin call.
+    let bad_token =
+        || tonic::metadata::MetadataValue::try_from(&b"Bearer \xff\xfe"[..]).expect("obs-text");
+    let mut request = tonic::Request::new(pb::WatchStatsRequest { include_agents: true });
+    request.metadata_mut().insert("authorization", bad_token());
+    let status =
+        server.supervisor().await.watch_stats(request).await.expect_err("bad token stream");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert_eq!(status.message(), "authorization header is not visible ascii");
+    let mut request = tonic::Request::new(pb::UpsertAgentRequest {
+        agent: Some(pb::AgentProfile { id: "zed".into(), ..Default::default() }),
+    });
+    request.metadata_mut().insert("authorization", bad_token());
+    let status = server.agents().await.upsert_agent(request).await.expect_err("bad token");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert_eq!(status.message(), "authorization header is not visible ascii");
+    assert_eq!(fingerprint(&server).await, before);
+    // The refused call left its id free.
+    let mut request = with_token(route("c9", "+200"), Some(ADMIN_TOKEN));
+    request.metadata_mut().insert("grpc-timeout", "10S".parse().unwrap());
+    let decision = crate::overload::raw_unary::<_, pb::RouteDecision>(
+        &server,
+        "/switchboard.v1.Router/RouteCall",
+        request,
+    )
+    .await
+    .expect("a valid deadline is served");
+    assert_eq!(short(&decision.into_inner()), "connect ana");
 }

@@ -222,8 +222,11 @@ async fn requests_above_the_message_size_limit_are_refused_unread() {
         big.attributes.insert(format!("k{i}"), "v".repeat(200));
     }
     let status = router.route_call(big).await.expect_err("too big");
-    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
-    assert!(status.message().contains("the limit is: 4096 bytes"), "{status:?}");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(
+        status.message().contains("4096 bytes (server.limits.max_request_bytes)"),
+        "{status:?}"
+    );
     // Not decoded, so not routed: the id is free and ana still available.
     assert_eq!(
         short(&router.route_call(route("big", "+200")).await.unwrap().into_inner()),

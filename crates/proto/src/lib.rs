@@ -4,10 +4,13 @@
 //! statistics), `Admin` (configuration). Each comes as a tonic server trait
 //! (`router_server::Router`) and a client (`router_client::RouterClient`).
 //!
-//! **Architecture invariant:** this crate is generated code and nothing else; conversions to
-//! and from the routing domain live in `switchboard-server`.
+//! **Architecture invariant:** this crate is generated code and the codec it uses
+//! ([`codec::StrictCodec`]: decode errors are INVALID_ARGUMENT naming the field) and nothing
+//! else; conversions to and from the routing domain live in `switchboard-server`.
 
 #![allow(missing_docs, clippy::all)]
+
+pub mod codec;
 
 /// `switchboard.v1`.
 pub mod v1 {

@@ -10,6 +10,8 @@
 //! - [`wallboard`]: the supervisor page at `/`, pushed over server-sent events.
 //! - [`limits`]: admission control (load shedding by priority, deadlines), streams per
 //!   client and every other bound, with their settings.
+//! - [`intake`]: request messages within `max_request_bytes` (checked on the frame prefix, before
+//!   buffering) and a well-formed `grpc-timeout`, for every service.
 //! - [`serve::run`]: the process: gRPC and HTTP listeners, timers, graceful drain.
 //!
 //! **Architecture invariant:** routing decisions are made by `switchboard-routing` only; this
@@ -23,6 +25,7 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod intake;
 pub mod journal;
 pub mod limits;
 pub mod metrics;

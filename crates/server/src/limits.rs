@@ -53,7 +53,8 @@ pub struct LimitSettings {
     /// Server streams (WatchStats, WatchAgent, WatchAssignments) one client may hold open;
     /// a client is its bearer token, or its IP address when authentication is off.
     pub max_streams_per_client: usize,
-    /// Largest request message accepted, in bytes (tonic answers OUT_OF_RANGE beyond it).
+    /// Largest request message accepted, in bytes: a larger one is answered RESOURCE_EXHAUSTED
+    /// from its frame prefix, before its payload is buffered (`intake`).
     pub max_request_bytes: usize,
     /// Largest response message sent, in bytes (a stats snapshot with every agent is the
     /// largest: about 200 bytes per agent).

@@ -109,6 +109,7 @@ pub async fn run_with_clock(
     tracing::info!(%grpc_addr, %http_addr, tls = settings.tls.is_some(), auth = settings.auth.enabled(), "switchboard serving");
     let (max_in, max_out) = (limits.max_request_bytes, limits.max_response_bytes);
     builder
+        .layer(crate::intake::IntakeLayer::new(max_in))
         .layer(crate::limits::AdmissionLayer::new(board.admission().clone()))
         .layer(crate::journal::layer::DurableLayer::new(board.journal_handle()))
         .add_service(health_service)
