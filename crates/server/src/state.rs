@@ -277,8 +277,13 @@ impl Switchboard {
         count("call_connected".into(), report.calls_connected);
         count("offer_expired".into(), report.offers_expired);
         count("dropped".into(), report.dropped.len());
+        let plans = router.restore_sessions(&recovered.snapshot.state);
+        count("plan_session_queued".into(), plans.queued);
+        count("plan_session_ivr".into(), plans.ivr);
+        count("last_agent".into(), plans.last_agents);
+        count("dropped".into(), plans.dropped.len());
         count("torn_tail".into(), recovered.truncated.len());
-        for problem in &report.dropped {
+        for problem in report.dropped.iter().chain(&plans.dropped) {
             tracing::warn!(%problem, "journal recovery: not restored");
         }
         let agents: Vec<String> =
@@ -292,7 +297,10 @@ impl Switchboard {
             calls_offered = report.calls_offered,
             calls_connected = report.calls_connected,
             offers_expired_released = report.offers_expired,
-            dropped = report.dropped.len(),
+            plan_sessions_queued = plans.queued,
+            plan_sessions_ivr = plans.ivr,
+            last_agents = plans.last_agents,
+            dropped = report.dropped.len() + plans.dropped.len(),
             torn_tails = recovered.truncated.len(),
             "journal recovered"
         );
