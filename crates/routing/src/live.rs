@@ -111,7 +111,7 @@ pub struct LiveLastAgent {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SessionChange {
     /// A session began or changed. Reported before the `CallEntered` of the queue it enters.
-    Upserted(LiveSession),
+    Upserted(Box<LiveSession>),
     /// A session ended while no engine event says so (the IVR hung up, the plan ended after
     /// input, the queue refused the call).
     Removed(CallId),
@@ -204,7 +204,7 @@ impl LiveState {
     pub fn apply_session(&mut self, change: &SessionChange) {
         match change {
             SessionChange::Upserted(session) => {
-                self.sessions.insert(session.call.id.clone(), session.clone());
+                self.sessions.insert(session.call.id.clone(), (**session).clone());
             }
             SessionChange::Removed(call) => {
                 self.sessions.remove(call);

@@ -762,7 +762,7 @@ impl Router {
         session.awaiting = Some((node, tries_left));
         let decision =
             Decision { call: session.call.id.clone(), action, trace: session.trace.clone() };
-        self.state.downstream.on_session(&SessionChange::Upserted(session.live()));
+        self.state.downstream.on_session(&SessionChange::Upserted(Box::new(session.live())));
         self.state.sessions.insert(session.call.id.clone(), session);
         decision
     }
@@ -1135,7 +1135,7 @@ impl Router {
         self.state.sessions.insert(call_id.clone(), session.clone());
         // Before the engine reports the call's entry, so a journal folding in order has the
         // session when the call is in line.
-        self.state.downstream.on_session(&SessionChange::Upserted(session.live()));
+        self.state.downstream.on_session(&SessionChange::Upserted(Box::new(session.live())));
         match self.engine.route_call(&queue_id, call, now) {
             Ok(Routed::Offered(offer)) => {
                 Decision { call: call_id, action: Action::Connect { offer }, trace: session.trace }
