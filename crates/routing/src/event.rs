@@ -174,6 +174,11 @@ pub enum Event {
 pub trait Observer: Send + Sync {
     /// One event.
     fn on_event(&self, event: &Event);
+
+    /// A change of a routing plan's state (only a [`crate::plan::Router`] reports these), in
+    /// the order to fold it with the events: a session is reported before its call enters a
+    /// queue. The default ignores it.
+    fn on_session(&self, _change: &crate::live::SessionChange) {}
 }
 
 /// An observer that drops everything.

@@ -69,7 +69,10 @@ pub use engine::{
 pub use error::Error;
 pub use event::{Event, EventLog, NoObserver, Observer, Offer, OfferOutcome};
 pub use ids::{AgentId, CallId, QueueId, Skill, MAX_ID_LEN_BYTES};
-pub use live::{LiveAgent, LiveCall, LiveState};
+pub use live::{
+    LiveAgent, LiveAwaiting, LiveCall, LiveLastAgent, LiveSession, LiveState, LiveTraceStep,
+    SessionChange,
+};
 pub use policy::SelectionPolicy;
 pub use queue::{QueueConfig, QueueCounters, QueueSnapshot, QueueTotals};
 pub use skills::{SkillLevel, SkillRequirement, MAX_LEVEL, MIN_LEVEL};

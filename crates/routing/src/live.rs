@@ -50,6 +50,78 @@ pub struct LiveState {
     /// Profiles created or changed through the API after start (`None`: removed), applied
     /// over the configuration's agents before states are restored.
     pub profiles: BTreeMap<AgentId, Option<AgentProfile>>,
+    /// Calls inside a routing plan (in the IVR, or queued with somewhere to go on timeout),
+    /// by id: restored by [`crate::plan::Router::restore_sessions`].
+    #[serde(default)]
+    pub sessions: BTreeMap<CallId, LiveSession>,
+    /// Customer key (customer id or caller number) to the agent who last answered them.
+    #[serde(default)]
+    pub last_agents: BTreeMap<String, LiveLastAgent>,
+}
+
+/// A call's routing-plan session as plain data. Plans and nodes are named, not indexed, so a
+/// session survives a restart with a configuration whose plans were reordered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveSession {
+    /// The call as the plan has it (attributes collected so far, priority).
+    pub call: NewCall,
+    /// The plan's name.
+    pub plan: String,
+    /// The input node waiting for digits, if the call is in the IVR.
+    pub awaiting: Option<LiveAwaiting>,
+    /// The node the plan goes on to if the call times out of its queue.
+    pub resume: Option<String>,
+    /// Nodes visited so far.
+    pub trace: Vec<LiveTraceStep>,
+}
+
+/// An IVR node waiting for the caller.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveAwaiting {
+    /// The node's name.
+    pub node: String,
+    /// Retries left there.
+    pub retries_left: u32,
+}
+
+/// One step of a session's trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveTraceStep {
+    /// Node name.
+    pub node: String,
+    /// Node type.
+    pub kind: String,
+    /// What was decided there.
+    pub note: String,
+}
+
+/// The agent who last answered a customer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveLastAgent {
+    /// The agent.
+    pub agent: AgentId,
+    /// When they answered.
+    pub at: Timestamp,
+}
+
+/// A change of plan state the router reports to its observer
+/// ([`crate::Observer::on_session`]), to fold with [`LiveState::apply_session`]. A session
+/// ends without a change of its own when its call's story ends in the engine (answered call
+/// ended, abandoned, withdrawn, timed out of its queue): the event folds that.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SessionChange {
+    /// A session began or changed. Reported before the `CallEntered` of the queue it enters.
+    Upserted(Box<LiveSession>),
+    /// A session ended while no engine event says so (the IVR hung up, the plan ended after
+    /// input, the queue refused the call).
+    Removed(CallId),
+    /// An agent answered a customer (or an import said so).
+    LastAgent {
+        /// Customer id or caller number.
+        customer: String,
+        /// The agent and when.
+        last: LiveLastAgent,
+    },
 }
 
 /// One agent's state.
@@ -107,9 +179,13 @@ impl LiveState {
             | Event::CallAbandoned { call, .. }
             | Event::CallWithdrawn { call, .. } => {
                 self.calls.remove(call);
+                self.sessions.remove(call);
             }
             Event::QueueTimedOut { call, .. } => {
+                // The router takes the session to resume the plan; where the call goes next
+                // is reported as a new session or engine entry.
                 self.calls.remove(&call.id);
+                self.sessions.remove(&call.id);
             }
             Event::AgentStateChanged { agent, state, epoch, at } => {
                 let newer = self.agents.get(agent).is_none_or(|a| *epoch >= a.epoch);
@@ -121,6 +197,24 @@ impl LiveState {
                 }
             }
             Event::CallQueued { .. } | Event::CallOffered { .. } | Event::OfferEnded { .. } => {}
+        }
+    }
+
+    /// Folds one change of plan state in.
+    pub fn apply_session(&mut self, change: &SessionChange) {
+        match change {
+            SessionChange::Upserted(session) => {
+                self.sessions.insert(session.call.id.clone(), (**session).clone());
+            }
+            SessionChange::Removed(call) => {
+                self.sessions.remove(call);
+            }
+            SessionChange::LastAgent { customer, last } => {
+                let newer = self.last_agents.get(customer).is_none_or(|l| last.at >= l.at);
+                if newer {
+                    self.last_agents.insert(customer.clone(), last.clone());
+                }
+            }
         }
     }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 use switchboard_proto::v1 as pb;
-use switchboard_routing::{AgentId, CallId, Event, Observer, Offer};
+use switchboard_routing::{AgentId, CallId, Event, Observer, Offer, SessionChange};
 use tokio::sync::broadcast;
 
 use crate::pump::PumpMsg;
@@ -160,5 +160,11 @@ impl Observer for HubObserver {
             }
         }
         self.0.to_pump(PumpMsg::Event(event.clone()));
+    }
+
+    fn on_session(&self, change: &SessionChange) {
+        if let Some(journal) = &self.0.journal {
+            journal.append(crate::journal::Record::Session(change.clone()));
+        }
     }
 }

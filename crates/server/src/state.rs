@@ -174,10 +174,13 @@ impl Switchboard {
             Some(dir) => {
                 let mut recovered = crate::journal::recover(dir)
                     .map_err(|e| anyhow::anyhow!("journal recovery: {e}"))?;
-                // Calls the journal does not hold (they were in the IVR at the crash) never
-                // end: their open records go. Calls in wrap-up stay until the agent leaves it.
-                let held = recovered.snapshot.state.calls.clone();
-                recovered.snapshot.calls.retain(|call| held.contains_key(call));
+                // Calls the journal holds neither in a queue nor in a plan session (between
+                // two plan steps at the crash) never end: their open records go. Calls in
+                // wrap-up stay until the agent leaves it.
+                let live = &recovered.snapshot.state;
+                let held: std::collections::BTreeSet<_> =
+                    live.calls.keys().chain(live.sessions.keys()).cloned().collect();
+                recovered.snapshot.calls.retain(|call| held.contains(call));
                 recovered.snapshot.tally.thresholds = stats.thresholds();
                 stats.restore_calls(&recovered.snapshot.tally);
                 // Records finished before the crash that SQLite may not have: written again,
@@ -304,8 +307,13 @@ impl Switchboard {
         count("call_connected".into(), report.calls_connected);
         count("offer_expired".into(), report.offers_expired);
         count("dropped".into(), report.dropped.len());
+        let plans = router.restore_sessions(&recovered.snapshot.state);
+        count("plan_session_queued".into(), plans.queued);
+        count("plan_session_ivr".into(), plans.ivr);
+        count("last_agent".into(), plans.last_agents);
+        count("dropped".into(), plans.dropped.len());
         count("torn_tail".into(), recovered.truncated.len());
-        for problem in &report.dropped {
+        for problem in report.dropped.iter().chain(&plans.dropped) {
             tracing::warn!(%problem, "journal recovery: not restored");
         }
         let agents: Vec<String> =
@@ -319,7 +327,10 @@ impl Switchboard {
             calls_offered = report.calls_offered,
             calls_connected = report.calls_connected,
             offers_expired_released = report.offers_expired,
-            dropped = report.dropped.len(),
+            plan_sessions_queued = plans.queued,
+            plan_sessions_ivr = plans.ivr,
+            last_agents = plans.last_agents,
+            dropped = report.dropped.len() + plans.dropped.len(),
             torn_tails = recovered.truncated.len(),
             "journal recovered"
         );

@@ -68,7 +68,8 @@ impl Engine {
                 (c.key().clone(), live)
             })
             .collect();
-        LiveState { agents, calls, profiles: BTreeMap::new() }
+        // Plan sessions and last agents belong to the router (`Router::live_state`).
+        LiveState { agents, calls, ..LiveState::default() }
     }
 
     /// Puts a new engine (agents created from the configuration, no calls yet) in `state`:

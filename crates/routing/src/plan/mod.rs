@@ -63,4 +63,6 @@ pub use config::{
 };
 pub use customers::{CustomerCsvError, CustomerProfile, CustomerStore};
 pub use expr::{Condition, OverflowCondition, Template};
-pub use router::{Action, Decision, IncomingCall, Router, TraceStep, MAX_STEPS_PER_WALK};
+pub use router::{
+    Action, Decision, IncomingCall, Router, SessionRestoreReport, TraceStep, MAX_STEPS_PER_WALK,
+};

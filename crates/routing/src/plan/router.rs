@@ -22,6 +22,9 @@ use crate::engine::{Engine, EngineConfig, Routed};
 use crate::error::Error;
 use crate::event::{Event, Observer, Offer};
 use crate::ids::{AgentId, CallId, QueueId};
+use crate::live::{
+    LiveAwaiting, LiveLastAgent, LiveSession, LiveState, LiveTraceStep, SessionChange,
+};
 use crate::queue::QueueConfig;
 use crate::skills::SkillRequirement;
 use crate::time::Timestamp;
@@ -179,6 +182,66 @@ impl Session {
     fn customer_key(&self) -> String {
         self.call.customer_id.clone().unwrap_or_else(|| self.call.caller.clone())
     }
+
+    /// The session as plain data, with plan and nodes by name.
+    fn live(&self) -> LiveSession {
+        let plan = &self.gen.config.plans[self.plan];
+        LiveSession {
+            call: self.call.clone(),
+            plan: plan.name.clone(),
+            awaiting: self.awaiting.map(|(node, retries_left)| LiveAwaiting {
+                node: plan.nodes[node].name.clone(),
+                retries_left,
+            }),
+            resume: self.resume.map(|node| plan.nodes[node].name.clone()),
+            trace: self
+                .trace
+                .iter()
+                .map(|t| LiveTraceStep {
+                    node: t.node.clone(),
+                    kind: t.kind.to_string(),
+                    note: t.note.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Node type names, so a restored trace step keeps a `&'static str` kind.
+const NODE_KINDS: [&str; 15] = [
+    "menu",
+    "collect",
+    "time_of_day",
+    "geographic",
+    "percentage",
+    "round_robin",
+    "priority",
+    "crm",
+    "last_agent",
+    "queue",
+    "agent",
+    "transfer",
+    "voicemail",
+    "announce",
+    "hangup",
+];
+
+fn static_kind(kind: &str) -> &'static str {
+    NODE_KINDS.iter().find(|k| **k == kind).copied().unwrap_or("unknown")
+}
+
+/// What [`Router::restore_sessions`] brought back.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionRestoreReport {
+    /// Sessions of calls the engine holds (queued, ringing or connected).
+    pub queued: usize,
+    /// Sessions of calls waiting for input in the IVR.
+    pub ivr: usize,
+    /// Last-agent entries.
+    pub last_agents: usize,
+    /// Sessions not restored, and why (a plan or node the configuration no longer has, a
+    /// queued call the engine did not restore).
+    pub dropped: Vec<String>,
 }
 
 /// What the engine's observer shares with the router.
@@ -201,7 +264,11 @@ impl Observer for PlanObserver {
             Event::CallAnswered { call, agent, at, .. } => {
                 let key = state.sessions.get(call).map(|s| s.customer_key());
                 if let Some(key) = key {
-                    state.last_agent.insert(key, (agent.clone(), *at));
+                    state.last_agent.insert(key.clone(), (agent.clone(), *at));
+                    state.downstream.on_session(&SessionChange::LastAgent {
+                        customer: key,
+                        last: LiveLastAgent { agent: agent.clone(), at: *at },
+                    });
                 }
             }
             Event::CallEnded { call, .. } | Event::CallAbandoned { call, .. } => {
@@ -386,7 +453,108 @@ impl Router {
     /// Records that `agent` served `customer_key` at `at` (for replays and imports; answered
     /// calls are recorded automatically).
     pub fn remember_last_agent(&self, customer_key: &str, agent: AgentId, at: Timestamp) {
-        self.state.last_agent.insert(customer_key.to_string(), (agent, at));
+        self.state.last_agent.insert(customer_key.to_string(), (agent.clone(), at));
+        self.state.downstream.on_session(&SessionChange::LastAgent {
+            customer: customer_key.to_string(),
+            last: LiveLastAgent { agent, at },
+        });
+    }
+
+    /// The engine's live state with the plan sessions and last-agent memory, as plain data.
+    /// Meant for quiescent moments, like [`Engine::live_state`].
+    pub fn live_state(&self) -> LiveState {
+        let mut state = self.engine.live_state();
+        state.sessions =
+            self.state.sessions.iter().map(|s| (s.key().clone(), s.value().live())).collect();
+        state.last_agents = self
+            .state
+            .last_agent
+            .iter()
+            .map(|e| {
+                let (agent, at) = e.value().clone();
+                (e.key().clone(), LiveLastAgent { agent, at })
+            })
+            .collect();
+        state
+    }
+
+    /// Puts plan sessions and last-agent memory folded from [`SessionChange`]s (and the
+    /// events, see [`LiveState::apply`]) back into this router, after
+    /// [`Engine::restore`] restored the calls. Sessions are bound to the current
+    /// configuration by plan and node name; one whose plan or node it no longer has, or whose
+    /// queued call the engine does not hold, is dropped, listed in the report and reported
+    /// to the observer as removed (so a journal forgets it). A restored queued call that
+    /// reaches its wait limit follows its plan's branch again; a restored IVR call takes
+    /// [`Router::submit_digits`].
+    pub fn restore_sessions(&self, state: &LiveState) -> SessionRestoreReport {
+        let mut report = SessionRestoreReport::default();
+        let gen = &self.current;
+        for (id, live) in &state.sessions {
+            let restored = (|| {
+                let plan_index = gen
+                    .config
+                    .plans
+                    .iter()
+                    .position(|p| p.name == live.plan)
+                    .ok_or_else(|| format!("plan {} no longer exists", live.plan))?;
+                let plan = &gen.config.plans[plan_index];
+                let node = |name: &str| {
+                    plan.nodes.iter().position(|n| n.name == name).ok_or_else(|| {
+                        format!("node {name} of plan {} no longer exists", plan.name)
+                    })
+                };
+                let awaiting = match &live.awaiting {
+                    Some(a) => {
+                        let index = node(&a.node)?;
+                        if !plan.nodes[index].kind.takes_input() {
+                            return Err(format!("node {} no longer takes input", a.node));
+                        }
+                        Some((index, a.retries_left))
+                    }
+                    None => None,
+                };
+                let resume = live.resume.as_deref().map(node).transpose()?;
+                let in_engine = self.engine.call_status(id).is_some();
+                if awaiting.is_none() && !in_engine {
+                    return Err("its call was not restored to a queue".to_string());
+                }
+                Ok(Session {
+                    gen: gen.clone(),
+                    plan: plan_index,
+                    call: live.call.clone(),
+                    awaiting,
+                    resume,
+                    trace: live
+                        .trace
+                        .iter()
+                        .map(|t| TraceStep {
+                            node: t.node.clone(),
+                            kind: static_kind(&t.kind),
+                            note: t.note.clone(),
+                        })
+                        .collect(),
+                })
+            })();
+            match restored {
+                Ok(session) => {
+                    if session.awaiting.is_some() {
+                        report.ivr += 1;
+                    } else {
+                        report.queued += 1;
+                    }
+                    self.state.sessions.insert(id.clone(), session);
+                }
+                Err(why) => {
+                    report.dropped.push(format!("plan session of call {id}: {why}"));
+                    self.state.downstream.on_session(&SessionChange::Removed(id.clone()));
+                }
+            }
+        }
+        for (customer, last) in &state.last_agents {
+            self.state.last_agent.insert(customer.clone(), (last.agent.clone(), last.at));
+            report.last_agents += 1;
+        }
+        report
     }
 
     /// Routes a new call through the plan of its dialed number. `now` must be Unix time in
@@ -443,6 +611,9 @@ impl Router {
                 return Err(Error::invalid("digits", "must be up to 64 of 0-9, * and #"));
             }
         }
+        // Before the walk: it may report the session again (another prompt, a queue), and
+        // the call id may be free again once it ends.
+        self.state.downstream.on_session(&SessionChange::Removed(call.clone()));
         let Some((node_index, tries_left)) = session.awaiting.take() else {
             unreachable!("remove_if checked that the session awaits input")
         };
@@ -519,6 +690,7 @@ impl Router {
     /// The call hung up while the plan had it (in the IVR, or queued): forget it.
     pub fn hangup(&self, call: &CallId, now: Timestamp) -> Result<(), Error> {
         if self.state.sessions.remove_if(call, |_, s| s.awaiting.is_some()).is_some() {
+            self.state.downstream.on_session(&SessionChange::Removed(call.clone()));
             return Ok(());
         }
         self.engine.call_abandoned(call, now)
@@ -590,6 +762,7 @@ impl Router {
         session.awaiting = Some((node, tries_left));
         let decision =
             Decision { call: session.call.id.clone(), action, trace: session.trace.clone() };
+        self.state.downstream.on_session(&SessionChange::Upserted(Box::new(session.live())));
         self.state.sessions.insert(session.call.id.clone(), session);
         decision
     }
@@ -960,6 +1133,9 @@ impl Router {
         // The session goes in first: the engine's observer may need it (an answer can come
         // from another thread as soon as the offer exists).
         self.state.sessions.insert(call_id.clone(), session.clone());
+        // Before the engine reports the call's entry, so a journal folding in order has the
+        // session when the call is in line.
+        self.state.downstream.on_session(&SessionChange::Upserted(Box::new(session.live())));
         match self.engine.route_call(&queue_id, call, now) {
             Ok(Routed::Offered(offer)) => {
                 Decision { call: call_id, action: Action::Connect { offer }, trace: session.trace }
@@ -981,6 +1157,7 @@ impl Router {
             }
             Err(e) => {
                 self.state.sessions.remove(&call_id);
+                self.state.downstream.on_session(&SessionChange::Removed(call_id.clone()));
                 let mut trace = session.trace;
                 trace.push(TraceStep {
                     node: queue.to_string(),

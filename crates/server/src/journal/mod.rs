@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 use serde::{Deserialize, Serialize};
-use switchboard_routing::{AgentId, AgentProfile, Event, LiveState};
+use switchboard_routing::{AgentId, AgentProfile, Event, LiveState, SessionChange};
 
 pub use recover::{recover, Recovered};
 
@@ -43,6 +43,9 @@ pub enum Record {
     AgentUpserted(AgentProfile),
     /// An agent deleted through the API.
     AgentRemoved(AgentId),
+    /// A routing plan's state changed: a call's plan session (where it goes if it times out of
+    /// its queue, the IVR node it waits in) or a customer's last agent.
+    Session(SessionChange),
     /// A configuration was loaded (at start or by a reload): its generation and text hash.
     Config {
         /// Configurations loaded since the server started.
@@ -96,6 +99,10 @@ impl Snapshot {
             }
             Record::Config { generation, hash } => {
                 self.config = Some((*generation, *hash));
+                return;
+            }
+            Record::Session(change) => {
+                self.state.apply_session(change);
                 return;
             }
         };

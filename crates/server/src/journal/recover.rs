@@ -154,8 +154,10 @@ fn read_snapshot(path: &Path, seq: u64) -> Result<Snapshot, JournalError> {
 mod tests {
     use super::*;
     use crate::journal::{Journal, JournalSettings, SyncPolicy};
+    use std::sync::Arc;
     use std::time::Duration;
-    use switchboard_routing::{AgentState, Event, NewCall, Timestamp};
+    use switchboard_routing::plan::{Action, CustomerStore, IncomingCall, Router, RoutingConfig};
+    use switchboard_routing::{AgentState, Event, NewCall, NoObserver, Observer, Timestamp};
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir =
@@ -238,6 +240,91 @@ mod tests {
         let got = recover(&dir).unwrap();
         assert_eq!(got.snapshot, second);
         assert_eq!(got.records, 20, "the start snapshot covers the first run");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    const PLAN_CENTER: &str = r#"
+[[queues]]
+id = "sales"
+skills = { sales = 1 }
+wrap_up_s = 0
+
+[[agents]]
+id = "ana"
+skills = { sales = 1 }
+
+[[entry_points]]
+number = "+100"
+plan = "p"
+
+[plans.p]
+start = "last"
+[plans.p.nodes.last]
+type = "last_agent"
+queue = "sales"
+lookback_s = 3600
+wait_s = 20
+next = "q"
+[plans.p.nodes.q]
+type = "queue"
+queue = "sales"
+overflow = [{ when = "waited_s > 60", to = "vm" }]
+[plans.p.nodes.vm]
+type = "voicemail"
+mailbox = "sales"
+"#;
+
+    fn plan_router(observer: Arc<dyn Observer>) -> Router {
+        let config = RoutingConfig::from_toml(PLAN_CENTER).expect("valid center");
+        Router::new(config, CustomerStore::default(), observer).expect("router")
+    }
+
+    #[test]
+    fn plan_sessions_and_last_agents_are_journaled_and_recovered() {
+        let dir = temp_dir("sessions");
+        let settings = JournalSettings {
+            dir: Some(dir.clone()),
+            sync: SyncPolicy::Batch,
+            batch_ms: 5,
+            // Small, so the recovered state comes from a snapshot and records after it.
+            snapshot_every: 4,
+            max_pending_bytes: 1 << 20,
+        };
+        let (journal, writer) = Journal::open(settings, &dir, Snapshot::default()).unwrap();
+        let (pump, _pump_rx) = crossbeam_channel::unbounded();
+        let hub = Arc::new(crate::hub::Hub::with_journal(pump, 16, Some(journal.clone())));
+        let r = plan_router(Arc::new(crate::hub::HubObserver(hub)));
+        let t = |s: u64| Timestamp::from_millis(1_790_000_000_000 + s * 1000);
+        let incoming = |id: &str, caller: &str| IncomingCall {
+            id: id.into(),
+            caller: caller.into(),
+            dialed: "+100".into(),
+            ..Default::default()
+        };
+        // Ana serves +331, then goes on a break; +332 waits in line.
+        r.engine().login(&"ana".into(), true, t(0)).unwrap();
+        r.start_call(incoming("c1", "+331"), t(1)).unwrap();
+        r.engine().call_answered(&"c1".into(), t(2)).unwrap();
+        r.engine().call_ended(&"c1".into(), t(3)).unwrap();
+        r.engine().set_not_ready(&"ana".into(), "break", t(4)).unwrap();
+        r.start_call(incoming("c2", "+332"), t(5)).unwrap();
+        assert!(journal.wait_durable_blocking(journal.appended(), Duration::from_secs(5)));
+        writer.join();
+
+        let got = recover(&dir).unwrap();
+        assert!(got.snapshot_file.is_some(), "a snapshot holds part of the state");
+        let state = &got.snapshot.state;
+        assert_eq!(state.sessions.keys().map(|c| c.as_str()).collect::<Vec<_>>(), ["c2"]);
+        assert_eq!(state.last_agents["+331"].agent.as_str(), "ana");
+
+        let restored = plan_router(Arc::new(NoObserver));
+        restored.engine().restore(state, t(6)).unwrap();
+        let report = restored.restore_sessions(state);
+        assert_eq!((report.queued, report.ivr, report.last_agents), (1, 0, 1));
+        assert!(restored.advance(t(64)).is_empty(), "59 s in line");
+        let resumed = restored.advance(t(65));
+        assert_eq!(resumed.len(), 1);
+        assert_eq!(resumed[0].action, Action::Voicemail { mailbox: "sales".into() });
         let _ = std::fs::remove_dir_all(&dir);
     }
 

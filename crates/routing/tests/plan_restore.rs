@@ -1,0 +1,258 @@
+//! Restoring a router's plan state from its folded events and session changes, as a restarted
+//! server does: a queued call keeps its plan's overflow branch, a customer keeps their last
+//! agent, a caller in the IVR keeps their menu and retries.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use switchboard_routing::plan::{
+    Action, CustomerStore, Decision, IncomingCall, Router, RoutingConfig,
+};
+use switchboard_routing::{Event, LiveState, Observer, SessionChange, Timestamp};
+
+/// Everything the router reports, in the order it reports it, as a journal receives it.
+#[derive(Default)]
+struct Journal(Mutex<Vec<Entry>>);
+
+enum Entry {
+    Event(Event),
+    Session(SessionChange),
+}
+
+impl Observer for Journal {
+    fn on_event(&self, event: &Event) {
+        self.0.lock().push(Entry::Event(event.clone()));
+    }
+    fn on_session(&self, change: &SessionChange) {
+        self.0.lock().push(Entry::Session(change.clone()));
+    }
+}
+
+impl Journal {
+    /// The journal folded in arrival order.
+    fn fold(&self) -> LiveState {
+        let mut live = LiveState::default();
+        for entry in self.0.lock().iter() {
+            match entry {
+                Entry::Event(e) => live.apply(e),
+                Entry::Session(c) => live.apply_session(c),
+            }
+        }
+        live
+    }
+}
+
+const CONFIG: &str = r#"
+[[queues]]
+id = "sales"
+skills = { sales = 1 }
+wrap_up_s = 0
+
+[[queues]]
+id = "support"
+skills = { support = 1 }
+wrap_up_s = 0
+
+[[agents]]
+id = "ana"
+skills = { sales = 1 }
+
+[[agents]]
+id = "ben"
+skills = { sales = 1 }
+
+[[entry_points]]
+number = "+100"
+plan = "p"
+
+[[entry_points]]
+number = "+200"
+plan = "ivr"
+
+[plans.p]
+start = "last"
+[plans.p.nodes.last]
+type = "last_agent"
+queue = "sales"
+lookback_s = 3600
+wait_s = 20
+next = "q"
+[plans.p.nodes.q]
+type = "queue"
+queue = "sales"
+overflow = [{ when = "waited_s > 60", to = "vm" }]
+[plans.p.nodes.vm]
+type = "voicemail"
+mailbox = "sales"
+
+[plans.ivr]
+start = "menu"
+[plans.ivr.nodes.menu]
+type = "menu"
+prompt = "main"
+options = { "1" = "support" }
+retries = 2
+on_failure = "bye"
+[plans.ivr.nodes.support]
+type = "queue"
+queue = "support"
+[plans.ivr.nodes.bye]
+type = "voicemail"
+mailbox = "main"
+"#;
+
+fn router(text: &str, journal: Arc<Journal>) -> Router {
+    let config = RoutingConfig::from_toml(text).unwrap_or_else(|e| panic!("{:#?}", e.problems));
+    Router::new(config, CustomerStore::default(), journal).expect("router")
+}
+
+fn call(id: &str, caller: &str, dialed: &str) -> IncomingCall {
+    IncomingCall {
+        id: id.into(),
+        caller: caller.into(),
+        dialed: dialed.into(),
+        ..Default::default()
+    }
+}
+
+fn short(d: &Decision) -> String {
+    match &d.action {
+        Action::Connect { offer } => format!("connect {}", offer.agent),
+        Action::Queued { queue, .. } => format!("queue {queue}"),
+        Action::Collect { prompt, .. } => format!("collect {prompt}"),
+        Action::Voicemail { mailbox } => format!("voicemail {mailbox}"),
+        Action::Hangup { reason } => format!("hangup {reason}"),
+        other => format!("{other:?}"),
+    }
+}
+
+const T0: u64 = 1_790_000_000_000;
+
+fn at(secs: u64) -> Timestamp {
+    Timestamp::from_millis(T0 + secs * 1000)
+}
+
+/// A restarted router: the same configuration, the folded state restored into the engine and
+/// then into the plans.
+fn restarted(text: &str, live: &LiveState, now: Timestamp) -> (Router, Arc<Journal>) {
+    let journal = Arc::new(Journal::default());
+    let r = router(text, journal.clone());
+    r.engine().restore(live, now).expect("engine restore");
+    let report = r.restore_sessions(live);
+    assert!(report.dropped.is_empty(), "{:?}", report.dropped);
+    (r, journal)
+}
+
+#[test]
+fn a_restored_queued_call_follows_its_plans_overflow_branch() {
+    let journal = Arc::new(Journal::default());
+    let r = router(CONFIG, journal.clone());
+    // Ana takes c1 and hangs up; c2 then waits (nobody available).
+    r.engine().login(&"ana".into(), true, at(0)).expect("login");
+    assert_eq!(short(&r.start_call(call("c1", "+331", "+100"), at(1)).expect("c1")), "connect ana");
+    r.engine().call_answered(&"c1".into(), at(2)).expect("answer");
+    r.engine().call_ended(&"c1".into(), at(3)).expect("end");
+    r.engine().set_not_ready(&"ana".into(), "break", at(4)).expect("not ready");
+    assert_eq!(short(&r.start_call(call("c2", "+332", "+100"), at(5)).expect("c2")), "queue sales");
+
+    let live = journal.fold();
+    let state = r.live_state();
+    assert_eq!((&live.sessions, &live.last_agents), (&state.sessions, &state.last_agents));
+    assert_eq!(live.sessions["c2"].resume.as_deref(), Some("vm"));
+
+    let (restored, _) = restarted(CONFIG, &live, at(6));
+    assert!(restored.advance(at(64)).is_empty(), "59 s in line");
+    let resumed = restored.advance(at(65));
+    assert_eq!(resumed.iter().map(short).collect::<Vec<_>>(), ["voicemail sales"]);
+    let notes: Vec<&str> = resumed[0].trace.iter().map(|s| s.note.as_str()).collect();
+    assert_eq!(notes, ["no last agent for +332", "enter queue sales", "voicemail sales"]);
+    assert_eq!(restored.engine().call_count(), 0);
+}
+
+#[test]
+fn the_last_agent_survives_a_restore() {
+    let journal = Arc::new(Journal::default());
+    let r = router(CONFIG, journal.clone());
+    r.engine().login(&"ana".into(), true, at(0)).expect("login");
+    r.engine().login(&"ben".into(), true, at(1)).expect("login");
+    // Ana is idle longest and takes c1; the caller is then remembered as hers.
+    assert_eq!(short(&r.start_call(call("c1", "+331", "+100"), at(2)).expect("c1")), "connect ana");
+    r.engine().call_answered(&"c1".into(), at(3)).expect("answer");
+    r.engine().call_ended(&"c1".into(), at(4)).expect("end");
+    let live = journal.fold();
+    assert_eq!(live.last_agents["+331"].agent.as_str(), "ana");
+
+    let (restored, _) = restarted(CONFIG, &live, at(5));
+    // Ben is idle longest (since 1 s; ana since 4 s), but the caller's last agent is offered
+    // first.
+    let d = restored.start_call(call("c9", "+331", "+100"), at(6)).expect("c9");
+    assert_eq!(short(&d), "connect ana");
+    assert_eq!(d.trace[0].note, "last agent of +331 is ana; offering first, waiting up to 20 s");
+}
+
+#[test]
+fn a_caller_in_the_ivr_keeps_their_menu_and_retries() {
+    let journal = Arc::new(Journal::default());
+    let r = router(CONFIG, journal.clone());
+    assert_eq!(
+        short(&r.start_call(call("c1", "+331", "+200"), at(0)).expect("c1")),
+        "collect main"
+    );
+    assert_eq!(short(&r.submit_digits(&"c1".into(), Some("9"), at(1)).expect("9")), "collect main");
+    let live = journal.fold();
+    assert_eq!(live.sessions, r.live_state().sessions);
+    let awaiting = live.sessions["c1"].awaiting.clone().expect("in the ivr");
+    assert_eq!((awaiting.node.as_str(), awaiting.retries_left), ("menu", 1));
+
+    let (restored, _) = restarted(CONFIG, &live, at(2));
+    // One retry left: a second wrong key plays the menu again, a third goes to voicemail.
+    let d = restored.submit_digits(&"c1".into(), Some("8"), at(3)).expect("8");
+    assert_eq!(short(&d), "collect main");
+    let d = restored.submit_digits(&"c1".into(), Some("7"), at(4)).expect("7");
+    assert_eq!(short(&d), "voicemail main");
+    let notes: Vec<&str> = d.trace.iter().map(|s| s.note.as_str()).collect();
+    assert_eq!(
+        notes,
+        [
+            "waiting for input",
+            "invalid input \"9\", 2 retries left",
+            "invalid input \"8\", 1 retry left",
+            "invalid input \"7\", no retries left -> bye",
+            "voicemail main"
+        ]
+    );
+}
+
+#[test]
+fn sessions_the_new_configuration_cannot_place_are_dropped_and_listed() {
+    let journal = Arc::new(Journal::default());
+    let r = router(CONFIG, journal.clone());
+    r.start_call(call("c1", "+331", "+200"), at(0)).expect("c1");
+    r.start_call(call("c2", "+332", "+100"), at(0)).expect("c2");
+    let live = journal.fold();
+    // The menu and the overflow target are renamed.
+    let changed = CONFIG
+        .replace("start = \"menu\"", "start = \"main\"")
+        .replace("plans.ivr.nodes.menu]", "plans.ivr.nodes.main]")
+        .replace("to = \"vm\" }]\n[plans.p.nodes.vm]", "to = \"vm2\" }]\n[plans.p.nodes.vm2]");
+    let fresh = Arc::new(Journal::default());
+    let restored = router(&changed, fresh.clone());
+    restored.engine().restore(&live, at(1)).expect("engine restore");
+    let report = restored.restore_sessions(&live);
+    assert_eq!((report.queued, report.ivr), (0, 0));
+    assert_eq!(
+        report.dropped,
+        [
+            "plan session of call c1: node menu of plan ivr no longer exists",
+            "plan session of call c2: node vm of plan p no longer exists"
+        ]
+    );
+    // The journal forgets them.
+    let mut after = live.clone();
+    for entry in fresh.0.lock().iter() {
+        if let Entry::Session(c) = entry {
+            after.apply_session(c);
+        }
+    }
+    assert!(after.sessions.is_empty());
+}
