@@ -399,9 +399,9 @@ mod tests {
         let shed = "switchboard_requests_shed_total{priority=\"new\",reason=\"concurrency\"} 7\n\
             switchboard_requests_shed_total{priority=\"new\",reason=\"queue_delay\"} 5\n\
             switchboard_requests_shed_total{priority=\"new\",reason=\"deadline\"} 1\n";
-        let c = parse_rpc_counters(shed);
-        assert_eq!(c.len(), 1);
-        assert_eq!(c[&(SHED_NEW.0.to_string(), SHED_NEW.1.to_string())], 12);
+        let shed = parse_rpc_counters(shed);
+        assert_eq!(shed.len(), 1);
+        assert_eq!(shed[&(SHED_NEW.0.to_string(), SHED_NEW.1.to_string())], 12);
         assert_eq!(c[&("RouteCall".to_string(), "Ok".to_string())], 12);
     }
 

@@ -283,7 +283,7 @@ mod tests {
         assert_eq!(s.refused(), 1, "a refused new call is shed load");
         assert_eq!(s.errors(), 2, "a refused event of an admitted call is an error");
         assert_eq!(s.latency[&Rpc::RouteCall].len(), 2, "refusals have their own histogram");
-        assert_eq!(s.admitted_latency().len(), 1);
+        assert_eq!(s.admitted_latency().len(), 2, "SetReady and ReportCallEvent");
         let hour = s.latency[&Rpc::Login].max();
         assert!(
             (MAX_TRACKED_US..MAX_TRACKED_US + MAX_TRACKED_US / 100).contains(&hour),
