@@ -201,9 +201,8 @@ pub fn compare_rpcs(
             problems.push(format!("rpc {} {}: generator {g}, server {s}", key.0, key.1));
         }
     }
-    let generated = |code: &str| {
-        generator.get(&(route.to_string(), code.to_string())).copied().unwrap_or(0)
-    };
+    let generated =
+        |code: &str| generator.get(&(route.to_string(), code.to_string())).copied().unwrap_or(0);
     // RESOURCE_EXHAUSTED: from the handler (full queue, calls in flight) or the admission
     // layer; every one the generator saw, the server counted in one of the two.
     let (g, handled, shed) = (
@@ -322,7 +321,8 @@ pub fn overload(phases: &[PhaseReport]) -> Vec<Verdict> {
             gate: true,
         }];
     };
-    let bound = (before.admitted_latency.p99_us * OVERLOAD_BOUND_FACTOR).max(OVERLOAD_BOUND_FLOOR_US);
+    let bound =
+        (before.admitted_latency.p99_us * OVERLOAD_BOUND_FACTOR).max(OVERLOAD_BOUND_FLOOR_US);
     let ms = |us: u64| format!("{:.1} ms", us as f64 / 1000.0);
     let refusal_p99 = overload.refusal_latency.map(|p| p.p99_us);
     let mut out = vec![

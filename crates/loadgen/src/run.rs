@@ -482,11 +482,9 @@ pub fn run_in_process(options: &Options) -> anyhow::Result<Report> {
     };
     let journal = match sync {
         None => JournalSettings::default(),
-        Some(sync) => JournalSettings {
-            dir: Some(dir.join("journal")),
-            sync,
-            ..JournalSettings::default()
-        },
+        Some(sync) => {
+            JournalSettings { dir: Some(dir.join("journal")), sync, ..JournalSettings::default() }
+        }
     };
     let settings = switchboard_server::Settings {
         records_db: dir.join("records.sqlite"),

@@ -333,8 +333,7 @@ impl QueueDelay {
             return None;
         }
         let standing = self.standing_us.load(Ordering::Acquire);
-        (standing != u64::MAX && standing > self.target_us)
-            .then(|| Duration::from_micros(standing))
+        (standing != u64::MAX && standing > self.target_us).then(|| Duration::from_micros(standing))
     }
 }
 
