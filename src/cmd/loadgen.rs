@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use switchboard_loadgen::cpu::ServerCpu;
+use switchboard_loadgen::run::JournalMode;
 use switchboard_loadgen::{CenterSpec, Endpoint, Knobs, Options, Report, Scenario};
 
 /// Load-generator commands.
@@ -60,7 +61,7 @@ pub struct CenterArgs {
 /// `loadgen run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// floor, realistic, saturation, hot, burst, or all.
+    /// floor, realistic, saturation, hot, burst, overload, or all.
     #[arg(long, default_value = "floor")]
     pub scenario: String,
     /// gRPC address of a running server on this machine (started with `loadgen center`'s
@@ -91,6 +92,13 @@ pub struct RunArgs {
     /// Mean talk time of the realistic and burst scenarios, seconds.
     #[arg(long, default_value_t = 30.0)]
     pub talk_s: f64,
+    /// Arrival rate of the overload scenario's overload phase, calls per second.
+    #[arg(long, default_value_t = 10_000.0)]
+    pub overload_calls_per_s: f64,
+    /// Journal of the in-process server: off, batch, always, or several comma-separated
+    /// (each scenario runs once per mode, so they compare within one invocation).
+    #[arg(long, value_delimiter = ',', default_value = "off", conflicts_with = "target")]
+    pub journal: Vec<String>,
     #[command(flatten)]
     pub size: CenterSize,
     /// gRPC connections.
@@ -142,7 +150,7 @@ fn run_scenarios(args: RunArgs) -> anyhow::Result<()> {
     } else {
         vec![Scenario::parse(&args.scenario).ok_or_else(|| {
             anyhow::anyhow!(
-                "--scenario: unknown scenario {:?}; use floor, realistic, saturation, hot, burst or all",
+                "--scenario: unknown scenario {:?}; use floor, realistic, saturation, hot, burst, overload or all",
                 args.scenario
             )
         })?]
@@ -153,13 +161,24 @@ fn run_scenarios(args: RunArgs) -> anyhow::Result<()> {
         saturation_callers: args.callers.clone(),
         hot_callers: args.hot_callers,
         talk_ms: seconds("talk-s", args.talk_s)?.as_millis() as u64,
+        overload_calls_per_s: args.overload_calls_per_s,
     };
+    let journals = args
+        .journal
+        .iter()
+        .map(|m| {
+            JournalMode::parse(m).ok_or_else(|| {
+                anyhow::anyhow!("--journal: unknown mode {m:?}; use off, batch or always")
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     if !(1..=64).contains(&args.connections) {
         anyhow::bail!("--connections: must be 1 to 64");
     }
     let json_to_stdout = args.json.as_deref().is_some_and(|p| p.as_os_str() == "-");
     let mut reports: Vec<Report> = Vec::new();
-    for scenario in scenarios {
+    let runs = scenarios.iter().flat_map(|s| journals.iter().map(move |j| (*s, *j)));
+    for (scenario, journal) in runs {
         let options = Options {
             scenario,
             knobs: knobs.clone(),
@@ -168,9 +187,10 @@ fn run_scenarios(args: RunArgs) -> anyhow::Result<()> {
             supervisors: args.supervisors,
             max_calls: args.max_calls,
             seed: args.seed,
+            journal,
             ..Options::default()
         };
-        eprintln!("loadgen: running {} ...", scenario.name());
+        eprintln!("loadgen: running {} (journal {}) ...", scenario.name(), journal.name());
         let report = match args.target {
             None => switchboard_loadgen::run_in_process(&options)?,
             Some(grpc) => {
@@ -180,6 +200,7 @@ fn run_scenarios(args: RunArgs) -> anyhow::Result<()> {
                     cpu: args.server_pid.map_or(ServerCpu::Unknown, ServerCpu::Pid),
                     token: args.token.clone(),
                     label: format!("the server at {grpc}"),
+                    journal: None,
                 };
                 switchboard_loadgen::run_on_generator_runtime(&endpoint, &options)?
             }
@@ -203,11 +224,17 @@ fn run_scenarios(args: RunArgs) -> anyhow::Result<()> {
     }
     let failed: Vec<&str> = reports
         .iter()
-        .filter(|r| !r.accounting.ok() || r.phases.iter().any(|p| p.errors > 0))
+        .filter(|r| {
+            !r.accounting.ok()
+                || r.phases.iter().chain([&r.drain]).any(|p| p.errors > 0)
+                || (r.plan.scenario != Scenario::Overload
+                    && r.phases.iter().chain([&r.drain]).any(|p| p.refused > 0))
+                || r.verdicts.iter().any(|v| v.gate && !v.met)
+        })
         .map(|r| r.plan.scenario.name())
         .collect();
     if !failed.is_empty() {
-        anyhow::bail!("errors or accounting mismatches in: {}", failed.join(", "));
+        anyhow::bail!("errors, accounting mismatches or missed checks in: {}", failed.join(", "));
     }
     Ok(())
 }

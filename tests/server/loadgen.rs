@@ -21,6 +21,7 @@ fn options(scenario: Scenario) -> Options {
             saturation_callers: vec![6],
             hot_callers: 8,
             talk_ms: 200,
+            overload_calls_per_s: 2_000.0,
         },
         center: SMALL,
         connections: 2,
@@ -38,6 +39,7 @@ fn endpoint(server: &TestServer) -> Endpoint {
         cpu: ServerCpu::Unknown,
         token: None,
         label: "test server".into(),
+        journal: None,
     }
 }
 
@@ -76,6 +78,43 @@ async fn every_call_the_generator_made_is_counted_once_by_the_server() {
     let json = serde_json::to_value(&realistic).unwrap();
     assert_eq!(json["plan"]["scenario"], "realistic");
     assert!(json["phases"][0]["latency"]["p99_us"].as_u64().is_some());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_is_shed_at_route_call_and_the_server_recovers_when_it_drops() {
+    // A small share for new work, so the overload phase is beyond it whatever the machine.
+    let server = TestServer::start_full(
+        "loadgen-overload",
+        &SMALL.to_toml(),
+        AuthSettings::default(),
+        switchboard_server::Clock::system(),
+        |s| {
+            s.limits.max_concurrent_requests = 512;
+            s.limits.max_concurrent_new_requests = 2;
+        },
+    )
+    .await;
+    let _ = server.channel().await;
+    let report = run_against(&endpoint(&server), &options(Scenario::Overload)).await.unwrap();
+    let text = report.text();
+    let [_before, overload, after] = &report.phases[..] else { panic!("three phases: {text}") };
+    assert!(overload.refused > 0, "new calls beyond the share are refused: {text}");
+    assert!(
+        overload.latency_by_rpc.get("RouteCall").is_some_and(|p| p.count > 0),
+        "calls within the share are routed during the overload: {text}"
+    );
+    // Refusals are RouteCalls only: nothing a call already admitted or an agent sent failed,
+    // and every refused call left the server's counts as if it never came.
+    for phase in report.phases.iter().chain([&report.drain]) {
+        assert_eq!(phase.errors, 0, "{}: {text}", phase.name);
+    }
+    assert!(overload.admitted_latency.count > 0, "{text}");
+    assert!(report.accounting.ok(), "{text}");
+    assert!(report.accounting.rpcs_checked, "{text}");
+    // Back to the normal rate: served again, without a restart or an operator.
+    let served_after = after.codes.get("RouteCall Ok").copied().unwrap_or(0);
+    assert!(served_after > 0, "{text}");
     server.stop().await;
 }
 

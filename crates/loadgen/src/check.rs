@@ -10,6 +10,7 @@ use switchboard_proto::v1 as pb;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::recorder::{QueueTally, Recorded, Rpc};
+use crate::report::{PhaseReport, Verdict};
 use crate::traffic::Clients;
 
 /// The per-queue "today" counters, by queue.
@@ -91,10 +92,26 @@ pub fn compare_queues(
 /// The server's RPC counter: (method, status code) to count.
 pub type RpcCounters = BTreeMap<(String, String), u64>;
 
-/// Parses `switchboard_rpcs_total{rpc="...",code="..."} N` lines of the metrics text.
+/// The key under which [`parse_rpc_counters`] keeps new requests the admission layer refused
+/// (`switchboard_requests_shed_total{priority="new"}`, reasons `concurrency` and
+/// `queue_delay`): they never reach a handler, so `switchboard_rpcs_total` does not count them.
+pub const SHED_NEW: (&str, &str) = ("shed new", "concurrency or queue_delay");
+
+/// Parses `switchboard_rpcs_total{rpc="...",code="..."} N` lines of the metrics text, and the
+/// new requests shed for concurrency under [`SHED_NEW`].
 pub fn parse_rpc_counters(metrics: &str) -> RpcCounters {
     let mut out = RpcCounters::new();
     for line in metrics.lines() {
+        let shed = [
+            r#"switchboard_requests_shed_total{priority="new",reason="concurrency"} "#,
+            r#"switchboard_requests_shed_total{priority="new",reason="queue_delay"} "#,
+        ];
+        if let Some(value) = shed.iter().find_map(|prefix| line.strip_prefix(prefix)) {
+            if let Ok(n) = value.trim().parse::<u64>() {
+                *out.entry((SHED_NEW.0.to_string(), SHED_NEW.1.to_string())).or_default() += n;
+            }
+            continue;
+        }
         let Some(rest) = line.strip_prefix("switchboard_rpcs_total{") else { continue };
         let Some((labels, value)) = rest.split_once("} ") else { continue };
         let label = |name: &str| {
@@ -167,17 +184,41 @@ pub fn compare_rpcs(
     let mut keys: std::collections::BTreeSet<(String, String)> =
         generator.keys().cloned().collect();
     keys.extend(after.keys().filter(|(rpc, _)| traffic.contains(&rpc.as_str())).cloned());
+    let server = |rpc: &str, code: &str| {
+        let key = (rpc.to_string(), code.to_string());
+        after.get(&key).copied().unwrap_or(0).saturating_sub(before.get(&key).copied().unwrap_or(0))
+    };
+    let route = Rpc::RouteCall.name();
     let mut problems = Vec::new();
     for key in keys {
+        // Refusals are checked below: some never reach a handler.
+        if key.0 == route && (key.1 == "ResourceExhausted" || key.1 == "Unavailable") {
+            continue;
+        }
         let g = generator.get(&key).copied().unwrap_or(0);
-        let s = after
-            .get(&key)
-            .copied()
-            .unwrap_or(0)
-            .saturating_sub(before.get(&key).copied().unwrap_or(0));
+        let s = server(&key.0, &key.1);
         if g != s {
             problems.push(format!("rpc {} {}: generator {g}, server {s}", key.0, key.1));
         }
+    }
+    let generated =
+        |code: &str| generator.get(&(route.to_string(), code.to_string())).copied().unwrap_or(0);
+    // RESOURCE_EXHAUSTED: from the handler (full queue, calls in flight) or the admission
+    // layer; every one the generator saw, the server counted in one of the two.
+    let (g, handled, shed) = (
+        generated("ResourceExhausted"),
+        server(route, "ResourceExhausted"),
+        server(SHED_NEW.0, SHED_NEW.1),
+    );
+    if g != handled + shed {
+        problems.push(format!(
+            "rpc {route} ResourceExhausted: generator {g}, server {handled} handled + {shed} shed"
+        ));
+    }
+    // UNAVAILABLE: from a handler, or uncounted (the journal behind, HTTP/2 REFUSED_STREAM).
+    let (g, handled) = (generated("Unavailable"), server(route, "Unavailable"));
+    if g < handled {
+        problems.push(format!("rpc {route} Unavailable: generator {g}, server {handled}"));
     }
     problems
 }
@@ -258,6 +299,91 @@ pub async fn settle_and_compare(
     })
 }
 
+/// Floor of the overload latency bound, microseconds: below it the before phase's p99 is too
+/// small to scale (a quiet machine answers in under a millisecond).
+pub const OVERLOAD_BOUND_FLOOR_US: u64 = 20_000;
+/// The bound is this many times the p99 of admitted calls' RPCs before the overload.
+pub const OVERLOAD_BOUND_FACTOR: u64 = 2;
+/// Longest the server may keep refusing once the offered load is back to normal.
+pub const MAX_RECOVERY_MS: u64 = 1_000;
+
+/// The overload scenario's checks (phases before, overload, after), each a gate: the overload
+/// was real (new calls were refused), refusals came back fast, RPCs of calls already admitted
+/// kept their latency (both within the bound: twice their p99 before the overload, at least
+/// 20 ms, so it compares within one run on whatever machine), and once the load dropped the
+/// server stopped refusing within a second and admitted calls were as fast as before.
+pub fn overload(phases: &[PhaseReport]) -> Vec<Verdict> {
+    let [before, overload, after] = phases else {
+        return vec![Verdict {
+            target: "overload: three phases (before, overload, after)".into(),
+            measured: format!("{} phases ran (--max-calls?)", phases.len()),
+            met: false,
+            gate: true,
+        }];
+    };
+    let bound =
+        (before.admitted_latency.p99_us * OVERLOAD_BOUND_FACTOR).max(OVERLOAD_BOUND_FLOOR_US);
+    let ms = |us: u64| format!("{:.1} ms", us as f64 / 1000.0);
+    let refusal_p99 = overload.refusal_latency.map(|p| p.p99_us);
+    let mut out = vec![
+        Verdict {
+            target: "overload: new calls refused beyond capacity".into(),
+            measured: format!(
+                "{} of {} RouteCalls refused ({} of them within capacity)",
+                overload.refused,
+                overload.calls.started,
+                overload.calls.started - overload.refused
+            ),
+            met: overload.refused > 0,
+            gate: true,
+        },
+        Verdict {
+            target: format!("overload: refusal p99 <= {}", ms(bound)),
+            measured: refusal_p99.map_or("no refusals".into(), |p| format!("p99 {}", ms(p))),
+            met: refusal_p99.is_some_and(|p| p <= bound),
+            gate: true,
+        },
+        Verdict {
+            target: format!(
+                "overload: admitted calls' RPCs p99 <= {} ({OVERLOAD_BOUND_FACTOR}x {} before, at least {})",
+                ms(bound),
+                ms(before.admitted_latency.p99_us),
+                ms(OVERLOAD_BOUND_FLOOR_US)
+            ),
+            measured: format!(
+                "p99 {} over {} RPCs",
+                ms(overload.admitted_latency.p99_us),
+                overload.admitted_latency.count
+            ),
+            met: overload.admitted_latency.count > 0 && overload.admitted_latency.p99_us <= bound,
+            gate: true,
+        },
+        Verdict {
+            target: format!("overload: refusals stop within {MAX_RECOVERY_MS} ms of the load dropping"),
+            measured: after.last_refusal_ms.map_or("no refusal after the overload".into(), |t| {
+                format!("last refusal {t} ms after ({} refused)", after.refused)
+            }),
+            met: after.last_refusal_ms.is_none_or(|t| t <= MAX_RECOVERY_MS),
+            gate: true,
+        },
+        Verdict {
+            target: format!("overload: admitted calls' RPCs p99 <= {} after it", ms(bound)),
+            measured: format!("p99 {}", ms(after.admitted_latency.p99_us)),
+            met: after.admitted_latency.p99_us <= bound,
+            gate: true,
+        },
+    ];
+    if let Some(route) = after.latency_by_rpc.get(Rpc::RouteCall.name()) {
+        out.push(Verdict {
+            target: format!("overload: RouteCall p99 <= {} after it", ms(bound)),
+            measured: format!("p99 {}", ms(route.p99_us)),
+            met: route.p99_us <= bound,
+            gate: true,
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,6 +396,12 @@ mod tests {
             switchboard_queue_calls_waiting{queue=\"q\"} 3\n";
         let c = parse_rpc_counters(text);
         assert_eq!(c.len(), 2);
+        let shed = "switchboard_requests_shed_total{priority=\"new\",reason=\"concurrency\"} 7\n\
+            switchboard_requests_shed_total{priority=\"new\",reason=\"queue_delay\"} 5\n\
+            switchboard_requests_shed_total{priority=\"new\",reason=\"deadline\"} 1\n";
+        let shed = parse_rpc_counters(shed);
+        assert_eq!(shed.len(), 1);
+        assert_eq!(shed[&(SHED_NEW.0.to_string(), SHED_NEW.1.to_string())], 12);
         assert_eq!(c[&("RouteCall".to_string(), "Ok".to_string())], 12);
     }
 

@@ -2,7 +2,7 @@
 //! code, and per-queue tallies of what it did to calls, for the accounting check.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use parking_lot::Mutex;
@@ -83,6 +83,16 @@ pub struct CallTally {
     pub breaks: u64,
     /// Calls that failed (an RPC error) and were left alone.
     pub failed: u64,
+    /// Calls the server refused at RouteCall (overload: RESOURCE_EXHAUSTED or UNAVAILABLE);
+    /// nothing was routed, so they are not failures.
+    pub refused: u64,
+}
+
+/// Whether `code` from `rpc` is the server shedding load, not an error: only a new call can be
+/// refused (events of admitted calls and agent changes must never be).
+pub fn is_refusal(rpc: Rpc, code: tonic::Code) -> bool {
+    rpc == Rpc::RouteCall
+        && matches!(code, tonic::Code::ResourceExhausted | tonic::Code::Unavailable)
 }
 
 #[derive(Debug)]
@@ -96,6 +106,10 @@ struct Inner {
     queued_wait: Histogram<u64>,
     /// The first message of each failing RPC and code, to tell why.
     first_errors: BTreeMap<(Rpc, String), String>,
+    /// Latency of refused RouteCalls, microseconds (not in `latency`).
+    refusals: Histogram<u64>,
+    /// When the last refusal came back.
+    last_refusal: Option<Instant>,
 }
 
 /// Shared by every task of a run; one short lock per record.
@@ -119,6 +133,8 @@ impl Default for Recorder {
                 calls: CallTally::default(),
                 queued_wait: histogram(),
                 first_errors: BTreeMap::new(),
+                refusals: histogram(),
+                last_refusal: None,
             }),
         }
     }
@@ -129,7 +145,12 @@ impl Recorder {
     pub fn rpc(&self, rpc: Rpc, took: Duration, code: tonic::Code) {
         let us = (took.as_micros() as u64).clamp(1, MAX_TRACKED_US);
         let mut inner = self.inner.lock();
-        let _ = inner.latency.entry(rpc).or_insert_with(histogram).record(us);
+        if is_refusal(rpc, code) {
+            let _ = inner.refusals.record(us);
+            inner.last_refusal = Some(Instant::now());
+        } else {
+            let _ = inner.latency.entry(rpc).or_insert_with(histogram).record(us);
+        }
         *inner.codes.entry((rpc, format!("{code:?}"))).or_default() += 1;
     }
 
@@ -170,6 +191,8 @@ impl Recorder {
             calls: inner.calls,
             queued_wait: inner.queued_wait.clone(),
             first_errors: inner.first_errors.clone(),
+            refusals: inner.refusals.clone(),
+            last_refusal: inner.last_refusal,
         }
     }
 }
@@ -189,6 +212,10 @@ pub struct Recorded {
     pub queued_wait: Histogram<u64>,
     /// The first message of each failing RPC and code.
     pub first_errors: BTreeMap<(Rpc, String), String>,
+    /// Latency of refused RouteCalls, microseconds.
+    pub refusals: Histogram<u64>,
+    /// When the last refusal came back.
+    pub last_refusal: Option<Instant>,
 }
 
 impl Recorded {
@@ -197,9 +224,27 @@ impl Recorded {
         self.codes.values().sum()
     }
 
-    /// RPCs that failed, all kinds.
+    /// RPCs that failed, all kinds; refused RouteCalls are not failures (see `refused`).
     pub fn errors(&self) -> u64 {
-        self.codes.iter().filter(|((_, code), _)| code != "Ok").map(|(_, n)| n).sum()
+        self.codes.iter().filter(|((_, code), _)| code != "Ok").map(|(_, n)| n).sum::<u64>()
+            - self.refused()
+    }
+
+    /// RouteCalls the server refused (RESOURCE_EXHAUSTED or UNAVAILABLE).
+    pub fn refused(&self) -> u64 {
+        self.refusals.len()
+    }
+
+    /// Latency of what calls already admitted send (digits, call events, agent changes):
+    /// what overload must not slow down.
+    pub fn admitted_latency(&self) -> Histogram<u64> {
+        let mut all = histogram();
+        for rpc in [Rpc::SubmitDigits, Rpc::ReportCallEvent, Rpc::SetReady, Rpc::SetNotReady] {
+            if let Some(h) = self.latency.get(&rpc) {
+                let _ = all.add(h);
+            }
+        }
+        all
     }
 
     /// Latency over every RPC kind except `Login` (set-up, not traffic).
@@ -231,6 +276,14 @@ mod tests {
         assert_eq!(s.codes[&(Rpc::SetReady, "FailedPrecondition".to_string())], 1);
         let traffic = s.traffic_latency();
         assert_eq!(traffic.len(), 3, "login is set-up, not traffic");
+        assert_eq!(s.refused(), 0);
+        r.rpc(Rpc::RouteCall, Duration::from_micros(70), tonic::Code::ResourceExhausted);
+        r.rpc(Rpc::ReportCallEvent, Duration::from_micros(90), tonic::Code::ResourceExhausted);
+        let s = r.snapshot();
+        assert_eq!(s.refused(), 1, "a refused new call is shed load");
+        assert_eq!(s.errors(), 2, "a refused event of an admitted call is an error");
+        assert_eq!(s.latency[&Rpc::RouteCall].len(), 2, "refusals have their own histogram");
+        assert_eq!(s.admitted_latency().len(), 2, "SetReady and ReportCallEvent");
         let hour = s.latency[&Rpc::Login].max();
         assert!(
             (MAX_TRACKED_US..MAX_TRACKED_US + MAX_TRACKED_US / 100).contains(&hour),

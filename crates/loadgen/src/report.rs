@@ -86,6 +86,14 @@ pub struct PhaseReport {
     pub latency_by_rpc: BTreeMap<String, Percentiles>,
     /// Wait of queued calls for an agent (assignment over the stream).
     pub queued_wait: Option<Percentiles>,
+    /// RouteCalls the server refused (shed load), not counted in `errors`.
+    pub refused: u64,
+    /// Latency of those refusals (not in `latency`).
+    pub refusal_latency: Option<Percentiles>,
+    /// Latency of what admitted calls and agents sent (digits, call events, agent changes).
+    pub admitted_latency: Percentiles,
+    /// When the last refusal of the phase came back, ms after the phase started.
+    pub last_refusal_ms: Option<u64>,
     /// CPU, where `/proc` tells.
     pub cpu: Option<CpuUse>,
 }
@@ -136,6 +144,11 @@ impl PhaseReport {
                 .collect(),
             queued_wait: (!recorded.queued_wait.is_empty())
                 .then(|| Percentiles::of(&recorded.queued_wait)),
+            refused: recorded.refused(),
+            refusal_latency: (!recorded.refusals.is_empty())
+                .then(|| Percentiles::of(&recorded.refusals)),
+            admitted_latency: Percentiles::of(&recorded.admitted_latency()),
+            last_refusal_ms: None,
             cpu,
         }
     }
@@ -150,6 +163,8 @@ pub struct Verdict {
     pub measured: String,
     /// Met or not.
     pub met: bool,
+    /// A run that misses it exits non-zero (the overload checks); other targets are reported.
+    pub gate: bool,
 }
 
 /// Everything about one run.
@@ -159,6 +174,8 @@ pub struct Report {
     pub plan: Plan,
     /// Where the server ran.
     pub server: String,
+    /// The server's journal: `off`, `batch` or `always` (in process), `unknown` (a target).
+    pub journal: String,
     /// Agents and skill queues of the center.
     pub agents: usize,
     /// Skill queues (plus the hot queue).
@@ -207,8 +224,8 @@ impl PhaseReport {
         let c = &self.calls;
         let _ = writeln!(
             out,
-            "  {}: {:.1} s, {} calls ({} via menu, {} queued, {} answered, {} abandoned, {} breaks, {} failed)",
-            self.name, self.seconds, c.started, c.via_menu, c.queued, c.answered, c.abandoned, c.breaks, c.failed
+            "  {}: {:.1} s, {} calls ({} via menu, {} queued, {} answered, {} abandoned, {} breaks, {} refused, {} failed)",
+            self.name, self.seconds, c.started, c.via_menu, c.queued, c.answered, c.abandoned, c.breaks, c.refused, c.failed
         );
         let _ = writeln!(
             out,
@@ -217,7 +234,15 @@ impl PhaseReport {
         );
         for (code, n) in self.codes.iter().filter(|(k, _)| !k.ends_with(" Ok")) {
             let why = self.first_errors.get(code).map(String::as_str).unwrap_or("");
-            let _ = writeln!(out, "      error {code}: {n} (first: {why})");
+            let kind = if code == "RouteCall ResourceExhausted" || code == "RouteCall Unavailable" {
+                "refused"
+            } else {
+                "error"
+            };
+            let _ = writeln!(out, "      {kind} {code}: {n} (first: {why})");
+        }
+        if let Some(last) = self.last_refusal_ms {
+            let _ = writeln!(out, "    last refusal {last} ms after the phase started");
         }
         if let Some(cpu) = &self.cpu {
             let _ = write!(
@@ -243,9 +268,15 @@ impl PhaseReport {
             for (rpc, p) in &self.latency_by_rpc {
                 percentiles_row(out, rpc, p);
             }
+            if self.admitted_latency.count > 0 {
+                percentiles_row(out, "admitted calls", &self.admitted_latency);
+            }
             if let Some(q) = &self.queued_wait {
                 percentiles_row(out, "queued wait", q);
             }
+        }
+        if let Some(r) = &self.refusal_latency {
+            percentiles_row(out, "refusals", r);
         }
     }
 }
@@ -256,9 +287,10 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "scenario {} against {} ({} agents, {} queues); {} agents logged in in {:.1} s",
+            "scenario {} against {} (journal {}; {} agents, {} queues); {} agents logged in in {:.1} s",
             self.plan.scenario.name(),
             self.server,
+            self.journal,
             self.agents,
             self.queues,
             self.setup_logins,

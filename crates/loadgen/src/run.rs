@@ -20,6 +20,36 @@ use crate::report::{PhaseReport, Report, Verdict};
 use crate::scenario::{Arrivals, Knobs, Plan, Scenario};
 use crate::traffic::{agent_ids, Clients, Target, Traffic};
 
+/// The journal of the server started in process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JournalMode {
+    /// No journal: state lives in memory only.
+    Off,
+    /// `sync = "batch"`: written before the answer, `fdatasync` every `batch_ms`.
+    Batch,
+    /// `sync = "always"`: written and `fdatasync`ed before the answer (group commit).
+    Always,
+}
+
+impl JournalMode {
+    /// The name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            JournalMode::Off => "off",
+            JournalMode::Batch => "batch",
+            JournalMode::Always => "always",
+        }
+    }
+
+    /// Parses a name.
+    pub fn parse(name: &str) -> Option<JournalMode> {
+        [JournalMode::Off, JournalMode::Batch, JournalMode::Always]
+            .into_iter()
+            .find(|m| m.name() == name)
+    }
+}
+
 /// Everything a run needs besides the server.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -39,6 +69,8 @@ pub struct Options {
     pub seed: u64,
     /// Longest wait for calls in flight to finish after arrivals stop.
     pub drain_timeout: Duration,
+    /// The in-process server's journal (a separate server's is its own business).
+    pub journal: JournalMode,
 }
 
 impl Default for Options {
@@ -52,6 +84,7 @@ impl Default for Options {
             max_calls: 10_000_000,
             seed: 1,
             drain_timeout: Duration::from_secs(60),
+            journal: JournalMode::Off,
         }
     }
 }
@@ -69,6 +102,8 @@ pub struct Endpoint {
     pub token: Option<String>,
     /// Shown in reports.
     pub label: String,
+    /// The server's journal, when known (in process).
+    pub journal: Option<JournalMode>,
 }
 
 /// Agents logged in (or out) at once during set-up.
@@ -185,13 +220,11 @@ pub async fn run_against(endpoint: &Endpoint, options: &Options) -> anyhow::Resu
         let seconds = started.elapsed().as_secs_f64();
         let cpu_used = cpu_delta(cpu_before, cpu::sample(endpoint.cpu));
         let snapshot = recorder.snapshot();
-        phases.push(PhaseReport::new(
-            phase.name.clone(),
-            phase.arrivals,
-            seconds,
-            &snapshot,
-            cpu_used,
-        ));
+        let mut report =
+            PhaseReport::new(phase.name.clone(), phase.arrivals, seconds, &snapshot, cpu_used);
+        report.last_refusal_ms =
+            snapshot.last_refusal.map(|t| t.saturating_duration_since(started).as_millis() as u64);
+        phases.push(report);
         phase_recorders.push(recorder.clone());
         if calls.load(Ordering::Relaxed) >= options.max_calls {
             break;
@@ -259,6 +292,7 @@ pub async fn run_against(endpoint: &Endpoint, options: &Options) -> anyhow::Resu
     Ok(Report {
         plan,
         server: endpoint.label.clone(),
+        journal: endpoint.journal.map_or("unknown", JournalMode::name).to_string(),
         agents: if options.scenario == Scenario::Hot {
             options.center.hot_agents
         } else {
@@ -369,7 +403,17 @@ fn verdicts(plan: &Plan, phases: &[PhaseReport]) -> Vec<Verdict> {
         target: "zero errors".into(),
         measured: format!("{errors} errors"),
         met: errors == 0,
+        gate: false,
     });
+    let refused: u64 = phases.iter().map(|p| p.refused).sum();
+    if plan.scenario != Scenario::Overload {
+        out.push(Verdict {
+            target: "no new call refused below capacity".into(),
+            measured: format!("{refused} RouteCalls refused"),
+            met: refused == 0,
+            gate: false,
+        });
+    }
     match plan.scenario {
         Scenario::Floor => {
             if let Some(p) = phases.first() {
@@ -380,6 +424,7 @@ fn verdicts(plan: &Plan, phases: &[PhaseReport]) -> Vec<Verdict> {
                         p.latency.p50_us, p.latency.p99_us, p.latency.p999_us, p.latency.count
                     ),
                     met: p.latency.p50_us < TARGET_FLOOR_P50_US,
+                    gate: false,
                 });
             }
         }
@@ -409,8 +454,10 @@ fn verdicts(plan: &Plan, phases: &[PhaseReport]) -> Vec<Verdict> {
                     _ => "every step had errors".into(),
                 },
                 met: best.is_some_and(|b| b.rpcs_per_s >= TARGET_RPCS_PER_S),
+                gate: false,
             });
         }
+        Scenario::Overload => out.extend(check::overload(phases)),
         Scenario::Realistic | Scenario::Burst | Scenario::Hot => {}
     }
     out
@@ -422,13 +469,26 @@ fn verdicts(plan: &Plan, phases: &[PhaseReport]) -> Vec<Verdict> {
 /// the server the way SIGTERM does.
 pub fn run_in_process(options: &Options) -> anyhow::Result<Report> {
     options.center.validate()?;
+    use switchboard_server::journal::{JournalSettings, SyncPolicy};
     let config = switchboard_server::LoadedConfig::parse(options.center.to_toml(), None)
         .map_err(|e| anyhow::anyhow!("generated center: {e}"))?;
     let dir = std::env::temp_dir().join(format!("switchboard-loadgen-{}", std::process::id()));
     std::fs::create_dir_all(&dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    let sync = match options.journal {
+        JournalMode::Off => None,
+        JournalMode::Batch => Some(SyncPolicy::Batch),
+        JournalMode::Always => Some(SyncPolicy::Always),
+    };
+    let journal = match sync {
+        None => JournalSettings::default(),
+        Some(sync) => {
+            JournalSettings { dir: Some(dir.join("journal")), sync, ..JournalSettings::default() }
+        }
+    };
     let settings = switchboard_server::Settings {
         records_db: dir.join("records.sqlite"),
+        journal,
         ..switchboard_server::Settings::default()
     };
     let server_rt = tokio::runtime::Builder::new_multi_thread()
@@ -446,6 +506,7 @@ pub fn run_in_process(options: &Options) -> anyhow::Result<Report> {
         cpu: ServerCpu::InProcess,
         token: None,
         label: "an in-process server on 127.0.0.1".into(),
+        journal: Some(options.journal),
     };
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
     let server =

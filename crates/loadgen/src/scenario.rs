@@ -23,16 +23,21 @@ pub enum Scenario {
     Hot,
     /// Ten times the peak rate for a while, between two stretches at the peak rate.
     Burst,
+    /// RouteCall offered far above capacity for a while, between two stretches at the peak
+    /// rate: refusals must be fast, events of admitted calls keep their latency, and the
+    /// server recovers by itself when load drops.
+    Overload,
 }
 
 impl Scenario {
     /// Every scenario, in the order `all` runs them.
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::Floor,
         Scenario::Realistic,
         Scenario::Saturation,
         Scenario::Hot,
         Scenario::Burst,
+        Scenario::Overload,
     ];
 
     /// The scenario's name on the command line and in reports.
@@ -43,6 +48,7 @@ impl Scenario {
             Scenario::Saturation => "saturation",
             Scenario::Hot => "hot",
             Scenario::Burst => "burst",
+            Scenario::Overload => "overload",
         }
     }
 
@@ -92,6 +98,8 @@ pub struct Knobs {
     pub hot_callers: usize,
     /// Mean talk time of the real-time scenarios (realistic, burst), ms.
     pub talk_ms: u64,
+    /// Arrival rate of the overload phase, calls per second (well above what 2 cores route).
+    pub overload_calls_per_s: f64,
 }
 
 impl Default for Knobs {
@@ -102,6 +110,7 @@ impl Default for Knobs {
             saturation_callers: vec![8, 16, 32, 64, 128],
             hot_callers: 40,
             talk_ms: 30_000,
+            overload_calls_per_s: 10_000.0,
         }
     }
 }
@@ -135,6 +144,9 @@ impl Plan {
             || knobs.saturation_callers.iter().any(|c| !(1..=10_000).contains(c))
         {
             anyhow::bail!("callers: each step must have 1 to 10000 callers");
+        }
+        if !(knobs.overload_calls_per_s > 0.0 && knobs.overload_calls_per_s <= 100_000.0) {
+            anyhow::bail!("overload-calls-per-s: must be more than 0 and at most 100000");
         }
         if !(1..=10_000).contains(&knobs.hot_callers) {
             anyhow::bail!("callers: the hot queue takes 1 to 10000 callers");
@@ -199,6 +211,28 @@ impl Plan {
                     hot: false,
                 }
             }
+            Scenario::Overload => {
+                let shoulder = (d / 2).max(Duration::from_secs(1));
+                Plan {
+                    scenario,
+                    phases: vec![
+                        open("before", peak, shoulder),
+                        open("overload", knobs.overload_calls_per_s, d),
+                        // As long as the overload: recovery is measured in it.
+                        open("after", peak, d),
+                    ],
+                    // Short calls, so events of admitted calls keep coming during the overload.
+                    profile: CallProfile {
+                        ring_ms: 200,
+                        ivr: MeanMs(500),
+                        talk: MeanMs(1_000),
+                        wrap: MeanMs(500),
+                        break_len: MeanMs(1_000),
+                        ..CallProfile::realistic()
+                    },
+                    hot: false,
+                }
+            }
         };
         let total: Duration = plan.phases.iter().map(|p| p.duration).sum();
         if total > MAX_RUN {
@@ -226,6 +260,9 @@ mod tests {
         let burst = Plan::new(Scenario::Burst, &Knobs::default()).unwrap();
         assert_eq!(burst.phases[1].arrivals, Arrivals::Open { calls_per_s: 4_000.0 });
         assert_eq!(Plan::new(Scenario::Saturation, &Knobs::default()).unwrap().phases.len(), 5);
+        let overload = Plan::new(Scenario::Overload, &Knobs::default()).unwrap();
+        assert_eq!(overload.phases[1].arrivals, Arrivals::Open { calls_per_s: 10_000.0 });
+        assert_eq!(overload.phases[2].arrivals, Arrivals::Open { calls_per_s: 400.0 });
     }
 
     #[test]

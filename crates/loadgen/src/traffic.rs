@@ -16,7 +16,7 @@ use tonic::transport::Channel;
 use tonic::Request;
 
 use crate::center::{CenterSpec, HOT_NUMBER, HOT_QUEUE, MENU_NUMBER};
-use crate::recorder::{Recorder, Rpc};
+use crate::recorder::{is_refusal, Recorder, Rpc};
 
 /// gRPC connections to the server, shared round-robin by the tasks, and the bearer token.
 #[derive(Clone, Debug)]
@@ -188,13 +188,17 @@ pub struct Traffic {
     waiting: Waiting,
     /// Set when arrivals stop: calls in flight skip their pauses and finish at once.
     stop: watch::Receiver<bool>,
-    /// RPCs outstanding at once, like a switch's bounded request pool: without it, the drain
-    /// after a burst fires tens of thousands of RPCs in the same instant and the client's
+    /// RouteCalls outstanding at once, like a switch's bounded request pool: without it, the
+    /// drain after a burst fires tens of thousands of RPCs in the same instant and the client's
     /// HTTP/2 connections fail them locally (tonic `Unknown: transport error`).
-    outstanding: Arc<tokio::sync::Semaphore>,
+    outstanding_new: Arc<tokio::sync::Semaphore>,
+    /// The same for RPCs of calls already admitted and agents: a pool of their own, as a
+    /// switch keeps signalling of live calls apart from new ones, so a flood of new calls
+    /// waiting in the generator does not delay them before they are even sent.
+    outstanding_admitted: Arc<tokio::sync::Semaphore>,
 }
 
-/// RPCs the generator keeps outstanding at once, all connections together.
+/// RPCs the generator keeps outstanding at once per pool, all connections together.
 const MAX_OUTSTANDING_RPCS: usize = 1_024;
 
 impl Traffic {
@@ -214,7 +218,8 @@ impl Traffic {
             run_id: Arc::from(run_id),
             waiting: Arc::default(),
             stop,
-            outstanding: Arc::new(tokio::sync::Semaphore::new(MAX_OUTSTANDING_RPCS)),
+            outstanding_new: Arc::new(tokio::sync::Semaphore::new(MAX_OUTSTANDING_RPCS)),
+            outstanding_admitted: Arc::new(tokio::sync::Semaphore::new(MAX_OUTSTANDING_RPCS)),
         }
     }
 
@@ -252,7 +257,9 @@ impl Traffic {
     {
         // Latency counts from when the RPC was ready to go, waiting for a slot included.
         let started = Instant::now();
-        let result = match self.outstanding.acquire().await {
+        let pool =
+            if rpc == Rpc::RouteCall { &self.outstanding_new } else { &self.outstanding_admitted };
+        let result = match pool.acquire().await {
             Ok(_slot) => call.await,
             Err(_) => Err(tonic::Status::cancelled("load generator closed")),
         };
@@ -298,7 +305,7 @@ impl Traffic {
             Target::Hot => HOT_NUMBER.to_string(),
         };
         let mut router = self.clients.router();
-        let mut decision = self
+        let routed = self
             .timed(
                 Rpc::RouteCall,
                 router.route_call(self.clients.request(pb::RouteCallRequest {
@@ -309,8 +316,17 @@ impl Traffic {
                     ..Default::default()
                 })),
             )
-            .await
-            .ok()?;
+            .await;
+        let mut decision = match routed {
+            Ok(d) => d,
+            // Shed by the server: nothing was routed, the caller hears a busy tone.
+            Err(e) if is_refusal(Rpc::RouteCall, e.code()) => {
+                self.waiting.lock().remove(id);
+                self.recorder().calls(|c| c.refused += 1);
+                return Some(());
+            }
+            Err(_) => return None,
+        };
         if let Target::Menu(key) = target {
             let Some(Action::Collect(_)) = decision.action else {
                 tracing::warn!(call = id, "menu call was not asked for digits");

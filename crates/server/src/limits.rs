@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -50,6 +50,10 @@ pub struct LimitSettings {
     /// stream opening). The rest is kept for events of calls already admitted and agent state
     /// changes, so those are shed last.
     pub max_concurrent_new_requests: usize,
+    /// New work is refused while requests keep waiting longer than this for a worker (the
+    /// shortest wait of a 50 ms window, so a passing burst does not count); 0 turns it off.
+    /// Events of admitted calls are never refused for it.
+    pub max_queue_delay_ms: u64,
     /// Server streams (WatchStats, WatchAgent, WatchAssignments) one client may hold open;
     /// a client is its bearer token, or its IP address when authentication is off.
     pub max_streams_per_client: usize,
@@ -77,6 +81,7 @@ impl Default for LimitSettings {
         LimitSettings {
             max_concurrent_requests: 4_096,
             max_concurrent_new_requests: 3_072,
+            max_queue_delay_ms: 5,
             max_streams_per_client: 16,
             max_request_bytes: 4 * 1024 * 1024,
             max_response_bytes: 64 * 1024 * 1024,
@@ -106,6 +111,7 @@ impl LimitSettings {
             1,
             self.max_concurrent_requests,
         )?;
+        check("max_queue_delay_ms", self.max_queue_delay_ms as usize, 0, 10_000)?;
         check("max_streams_per_client", self.max_streams_per_client, 1, 100_000)?;
         check("max_request_bytes", self.max_request_bytes, 1024, 1 << 30)?;
         check("max_response_bytes", self.max_response_bytes, 1024, 1 << 30)?;
@@ -161,8 +167,8 @@ impl Priority {
 pub struct ShedLabel {
     /// `new` or `admitted`.
     pub priority: String,
-    /// `concurrency` (a limit was reached), `deadline` (it expired before a worker got to
-    /// it) or `streams_per_client`.
+    /// `concurrency` (a limit was reached), `queue_delay` (requests wait too long for a
+    /// worker), `deadline` (it expired before a worker got to it) or `streams_per_client`.
     pub reason: String,
 }
 
@@ -246,12 +252,99 @@ impl OverloadMetrics {
     }
 }
 
-/// Counts requests in flight against the two limits.
+/// Length of a [`QueueDelay`] window.
+const QUEUE_DELAY_WINDOW_MS: u64 = 50;
+/// Waits a window needs before its minimum says anything: at a trickle of requests, one
+/// unlucky wait (the process descheduled) is not a queue.
+const QUEUE_DELAY_MIN_SAMPLES: u64 = 8;
+
+/// How long admitted requests wait for a worker (from the HTTP/2 stream's acceptance to the
+/// first poll of its task): the *shortest* wait of each 50 ms window. A queue that the
+/// workers clear leaves some requests unqueued and a small minimum; a standing queue makes
+/// every request wait, and the minimum says by how much (CoDel's observation). Lock-free: a
+/// few atomics per request.
+#[derive(Debug)]
+pub struct QueueDelay {
+    epoch: Instant,
+    target_us: u64,
+    window_start_ms: AtomicU64,
+    window_min_us: AtomicU64,
+    window_samples: AtomicU64,
+    /// The minimum of the last window with enough samples (`u64::MAX`: none).
+    standing_us: AtomicU64,
+    last_sample_ms: AtomicU64,
+}
+
+impl QueueDelay {
+    fn new(target: Duration) -> QueueDelay {
+        QueueDelay {
+            epoch: Instant::now(),
+            target_us: target.as_micros() as u64,
+            window_start_ms: AtomicU64::new(0),
+            window_min_us: AtomicU64::new(u64::MAX),
+            window_samples: AtomicU64::new(0),
+            standing_us: AtomicU64::new(u64::MAX),
+            last_sample_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// One request waited `waited` for a worker.
+    pub fn observe(&self, waited: Duration) {
+        self.observe_at(self.now_ms(), waited);
+    }
+
+    fn observe_at(&self, now: u64, waited: Duration) {
+        if self.target_us == 0 {
+            return;
+        }
+        self.last_sample_ms.store(now, Ordering::Relaxed);
+        self.window_min_us.fetch_min(waited.as_micros() as u64, Ordering::AcqRel);
+        self.window_samples.fetch_add(1, Ordering::AcqRel);
+        let start = self.window_start_ms.load(Ordering::Acquire);
+        if now >= start + QUEUE_DELAY_WINDOW_MS
+            && self
+                .window_start_ms
+                .compare_exchange(start, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            let min = self.window_min_us.swap(u64::MAX, Ordering::AcqRel);
+            let samples = self.window_samples.swap(0, Ordering::AcqRel);
+            let standing = if samples >= QUEUE_DELAY_MIN_SAMPLES { min } else { u64::MAX };
+            self.standing_us.store(standing, Ordering::Release);
+        }
+    }
+
+    /// The standing wait when it exceeds the target, else `None`. Without recent waits to go
+    /// by (everything new refused and nothing else arriving) it lets work in again, which
+    /// measures afresh: nothing stays refused once load drops.
+    pub fn standing_above_target(&self) -> Option<Duration> {
+        self.standing_above_target_at(self.now_ms())
+    }
+
+    fn standing_above_target_at(&self, now: u64) -> Option<Duration> {
+        if self.target_us == 0 {
+            return None;
+        }
+        let last = self.last_sample_ms.load(Ordering::Relaxed);
+        if now > last + 2 * QUEUE_DELAY_WINDOW_MS {
+            return None;
+        }
+        let standing = self.standing_us.load(Ordering::Acquire);
+        (standing != u64::MAX && standing > self.target_us).then(|| Duration::from_micros(standing))
+    }
+}
+
+/// Counts requests in flight against the two limits, and watches the wait for a worker.
 #[derive(Debug)]
 pub struct Admission {
     in_flight: AtomicUsize,
     max_total: usize,
     max_new: usize,
+    queue_delay: QueueDelay,
     metrics: OverloadMetrics,
 }
 
@@ -275,8 +368,14 @@ impl Admission {
             in_flight: AtomicUsize::new(0),
             max_total: settings.max_concurrent_requests,
             max_new: settings.max_concurrent_new_requests,
+            queue_delay: QueueDelay::new(Duration::from_millis(settings.max_queue_delay_ms)),
             metrics,
         })
+    }
+
+    /// The wait for a worker, as admitted requests measure it.
+    pub fn queue_delay(&self) -> &QueueDelay {
+        &self.queue_delay
     }
 
     /// Requests in flight now.
@@ -290,6 +389,16 @@ impl Admission {
             Priority::Admitted => (self.max_total, "server.limits.max_concurrent_requests"),
             Priority::New => (self.max_new, "server.limits.max_concurrent_new_requests"),
         };
+        if priority == Priority::New {
+            if let Some(standing) = self.queue_delay.standing_above_target() {
+                self.metrics.shed(priority, "queue_delay");
+                return Err(Status::resource_exhausted(format!(
+                    "server overloaded: requests wait {} ms for a worker, limit {} ms (server.limits.max_queue_delay_ms); retry later",
+                    standing.as_millis(),
+                    self.queue_delay.target_us / 1000
+                )));
+            }
+        }
         let before = self.in_flight.fetch_add(1, Ordering::AcqRel);
         if before >= limit {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
@@ -384,9 +493,12 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let metrics = self.admission.metrics.clone();
+        let admission = self.admission.clone();
         Box::pin(async move {
+            // First poll: the request's task got a worker.
+            let waited = accepted.elapsed();
+            admission.queue_delay.observe(waited);
             if let Some(timeout) = deadline {
-                let waited = accepted.elapsed();
                 if waited >= timeout {
                     metrics.shed(priority, "deadline");
                     return Ok(Status::deadline_exceeded(format!(
@@ -566,6 +678,56 @@ mod tests {
         drop(first);
         assert_eq!(a.in_flight(), 1, "answered requests free their place");
         a.try_admit(Priority::New).expect("recovers once load drops");
+    }
+
+    /// `n` waits of `ms` each at time `at` (ms since the tracker's epoch).
+    fn waits(q: &QueueDelay, at: u64, n: usize, ms: u64) {
+        for _ in 0..n {
+            q.observe_at(at, Duration::from_millis(ms));
+        }
+    }
+
+    #[test]
+    fn a_standing_queue_is_told_from_a_burst_and_forgotten_when_it_drains() {
+        let q = QueueDelay::new(Duration::from_millis(5));
+        let window = QUEUE_DELAY_WINDOW_MS;
+        // A burst: most requests waited long, some not at all. Not a standing queue.
+        waits(&q, 10, 20, 40);
+        waits(&q, 20, 1, 0);
+        waits(&q, window + 10, 1, 40);
+        assert_eq!(q.standing_above_target_at(window + 10), None);
+        // Every request of a window waited at least 12 ms: standing.
+        waits(&q, window + 20, 20, 12);
+        waits(&q, 2 * window + 20, 1, 30);
+        assert_eq!(q.standing_above_target_at(2 * window + 20), Some(Duration::from_millis(12)));
+        // Too few waits to judge: one slow request in a quiet window says nothing.
+        waits(&q, 3 * window + 30, 1, 50);
+        assert_eq!(q.standing_above_target_at(3 * window + 30), None);
+        // Overloaded again, then no waits to go by at all (everything new refused): let
+        // work in rather than stay refused.
+        waits(&q, 3 * window + 40, 20, 9);
+        waits(&q, 4 * window + 40, 1, 9);
+        assert!(q.standing_above_target_at(4 * window + 40).is_some());
+        assert_eq!(q.standing_above_target_at(7 * window + 40), None);
+        // Off: never refuses.
+        let off = QueueDelay::new(Duration::ZERO);
+        waits(&off, 10, 20, 100);
+        waits(&off, window + 10, 20, 100);
+        assert_eq!(off.standing_above_target_at(window + 10), None);
+    }
+
+    #[test]
+    fn new_work_is_refused_while_requests_queue_but_admitted_work_is_not() {
+        let a = admission(100, 50);
+        let now = a.queue_delay.now_ms();
+        waits(&a.queue_delay, now, 20, 30);
+        // The window closes a minute ahead by its own clock, so the verdict is fresh however
+        // slowly this test runs.
+        waits(&a.queue_delay, now + 60_000, 1, 30);
+        let refused = a.try_admit(Priority::New).unwrap_err();
+        assert_eq!(refused.code(), Code::ResourceExhausted);
+        assert!(refused.message().contains("server.limits.max_queue_delay_ms"), "{refused:?}");
+        a.try_admit(Priority::Admitted).expect("events of admitted calls are never refused for it");
     }
 
     #[test]
