@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use switchboard_loadgen::cpu::ServerCpu;
-use switchboard_loadgen::{run_against, CenterSpec, Endpoint, Knobs, Options, Scenario};
+use switchboard_loadgen::{
+    run_against, CenterSpec, Endpoint, JournalMode, Knobs, Options, Scenario,
+};
 use switchboard_server::settings::AuthSettings;
 
 use crate::harness::TestServer;
@@ -29,6 +31,7 @@ fn options(scenario: Scenario) -> Options {
         max_calls: 5_000,
         seed: 7,
         drain_timeout: Duration::from_secs(20),
+        journal: JournalMode::Off,
     }
 }
 

@@ -32,5 +32,7 @@ pub mod traffic;
 
 pub use center::CenterSpec;
 pub use report::Report;
-pub use run::{run_against, run_in_process, run_on_generator_runtime, Endpoint, Options};
+pub use run::{
+    run_against, run_in_process, run_on_generator_runtime, Endpoint, JournalMode, Options,
+};
 pub use scenario::{Knobs, Scenario};
