@@ -179,6 +179,13 @@ pub trait Observer: Send + Sync {
     /// the order to fold it with the events: a session is reported before its call enters a
     /// queue. The default ignores it.
     fn on_session(&self, _change: &crate::live::SessionChange) {}
+
+    /// Whether [`Observer::on_session`] does anything. The router builds a session change
+    /// only for an observer that says yes, so an observer overriding `on_session` must
+    /// override this too. The default says no.
+    fn wants_sessions(&self) -> bool {
+        false
+    }
 }
 
 /// An observer that drops everything.

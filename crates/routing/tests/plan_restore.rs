@@ -26,6 +26,9 @@ impl Observer for Journal {
     fn on_session(&self, change: &SessionChange) {
         self.0.lock().push(Entry::Session(change.clone()));
     }
+    fn wants_sessions(&self) -> bool {
+        true
+    }
 }
 
 impl Journal {

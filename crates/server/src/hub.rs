@@ -162,6 +162,10 @@ impl Observer for HubObserver {
         self.0.to_pump(PumpMsg::Event(event.clone()));
     }
 
+    fn wants_sessions(&self) -> bool {
+        self.0.journal.is_some()
+    }
+
     fn on_session(&self, change: &SessionChange) {
         if let Some(journal) = &self.0.journal {
             journal.append(crate::journal::Record::Session(change.clone()));

@@ -257,6 +257,16 @@ struct PlanState {
 
 struct PlanObserver(Arc<PlanState>);
 
+impl PlanState {
+    /// Reports a session change, built only if the downstream observer wants it (a journal):
+    /// without one, a queued call costs no copy of its session.
+    fn report_session(&self, change: impl FnOnce() -> SessionChange) {
+        if self.downstream.wants_sessions() {
+            self.downstream.on_session(&change());
+        }
+    }
+}
+
 impl Observer for PlanObserver {
     fn on_event(&self, event: &Event) {
         let state = &self.0;
@@ -265,7 +275,7 @@ impl Observer for PlanObserver {
                 let key = state.sessions.get(call).map(|s| s.customer_key());
                 if let Some(key) = key {
                     state.last_agent.insert(key.clone(), (agent.clone(), *at));
-                    state.downstream.on_session(&SessionChange::LastAgent {
+                    state.report_session(|| SessionChange::LastAgent {
                         customer: key,
                         last: LiveLastAgent { agent: agent.clone(), at: *at },
                     });
@@ -454,7 +464,7 @@ impl Router {
     /// calls are recorded automatically).
     pub fn remember_last_agent(&self, customer_key: &str, agent: AgentId, at: Timestamp) {
         self.state.last_agent.insert(customer_key.to_string(), (agent.clone(), at));
-        self.state.downstream.on_session(&SessionChange::LastAgent {
+        self.state.report_session(|| SessionChange::LastAgent {
             customer: customer_key.to_string(),
             last: LiveLastAgent { agent, at },
         });
@@ -546,7 +556,7 @@ impl Router {
                 }
                 Err(why) => {
                     report.dropped.push(format!("plan session of call {id}: {why}"));
-                    self.state.downstream.on_session(&SessionChange::Removed(id.clone()));
+                    self.state.report_session(|| SessionChange::Removed(id.clone()));
                 }
             }
         }
@@ -613,7 +623,7 @@ impl Router {
         }
         // Before the walk: it may report the session again (another prompt, a queue), and
         // the call id may be free again once it ends.
-        self.state.downstream.on_session(&SessionChange::Removed(call.clone()));
+        self.state.report_session(|| SessionChange::Removed(call.clone()));
         let Some((node_index, tries_left)) = session.awaiting.take() else {
             unreachable!("remove_if checked that the session awaits input")
         };
@@ -690,7 +700,7 @@ impl Router {
     /// The call hung up while the plan had it (in the IVR, or queued): forget it.
     pub fn hangup(&self, call: &CallId, now: Timestamp) -> Result<(), Error> {
         if self.state.sessions.remove_if(call, |_, s| s.awaiting.is_some()).is_some() {
-            self.state.downstream.on_session(&SessionChange::Removed(call.clone()));
+            self.state.report_session(|| SessionChange::Removed(call.clone()));
             return Ok(());
         }
         self.engine.call_abandoned(call, now)
@@ -762,7 +772,7 @@ impl Router {
         session.awaiting = Some((node, tries_left));
         let decision =
             Decision { call: session.call.id.clone(), action, trace: session.trace.clone() };
-        self.state.downstream.on_session(&SessionChange::Upserted(Box::new(session.live())));
+        self.state.report_session(|| SessionChange::Upserted(Box::new(session.live())));
         self.state.sessions.insert(session.call.id.clone(), session);
         decision
     }
@@ -1135,7 +1145,7 @@ impl Router {
         self.state.sessions.insert(call_id.clone(), session.clone());
         // Before the engine reports the call's entry, so a journal folding in order has the
         // session when the call is in line.
-        self.state.downstream.on_session(&SessionChange::Upserted(Box::new(session.live())));
+        self.state.report_session(|| SessionChange::Upserted(Box::new(session.live())));
         match self.engine.route_call(&queue_id, call, now) {
             Ok(Routed::Offered(offer)) => {
                 Decision { call: call_id, action: Action::Connect { offer }, trace: session.trace }
@@ -1157,7 +1167,7 @@ impl Router {
             }
             Err(e) => {
                 self.state.sessions.remove(&call_id);
-                self.state.downstream.on_session(&SessionChange::Removed(call_id.clone()));
+                self.state.report_session(|| SessionChange::Removed(call_id.clone()));
                 let mut trace = session.trace;
                 trace.push(TraceStep {
                     node: queue.to_string(),
