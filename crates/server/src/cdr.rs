@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use switchboard_routing::plan::Action;
 use switchboard_routing::{AgentId, AgentState, CallId, Event, QueueId, Timestamp};
 
 use crate::records::{CallRecord, Outcome};
@@ -60,6 +61,21 @@ pub enum CallFact {
     TransferCancelled(CallId),
     /// The call was rejected before routing: no record.
     Discarded(CallId),
+}
+
+impl CallFact {
+    /// The plan decided `action` for `call`: the outcome is set when the decision ends the
+    /// call's story (it leaves Switchboard), not when it queues, connects or asks for digits.
+    pub fn decided(call: CallId, action: &Action, path: Vec<String>, at: Timestamp) -> CallFact {
+        let outcome = match action {
+            Action::Transfer { .. } => Some(Outcome::Transferred),
+            Action::Voicemail { .. } => Some(Outcome::Voicemail),
+            Action::Announce { .. } => Some(Outcome::Announced),
+            Action::Hangup { .. } | Action::Refused { .. } => Some(Outcome::HungUp),
+            Action::Connect { .. } | Action::Queued { .. } | Action::Collect { .. } => None,
+        };
+        CallFact::Decided { call, outcome, path, at }
+    }
 }
 
 /// A statistic a fold step implies, for the queue it concerns.

@@ -6,12 +6,11 @@ use std::sync::Arc;
 use crossbeam_channel::Receiver;
 use parking_lot::Mutex;
 use switchboard_proto::v1 as pb;
-use switchboard_routing::plan::Action;
-use switchboard_routing::{AgentId, CallId, Engine, Event, Timestamp};
+use switchboard_routing::{AgentId, Engine, Event};
 use tokio::sync::broadcast;
 
 use crate::cdr::{CallFact, CallFold, Folded};
-use crate::records::{Outcome, RecordSink};
+use crate::records::RecordSink;
 use crate::stats::StatsState;
 
 /// What the pump hears about.
@@ -19,50 +18,9 @@ use crate::stats::StatsState;
 pub enum PumpMsg {
     /// An engine event.
     Event(Event),
-    /// A call arrived (sent before it is routed, so it precedes the call's events).
-    CallStarted {
-        /// Call id.
-        call: CallId,
-        /// Switch that sent it.
-        switch_id: String,
-        /// Caller number.
-        caller: String,
-        /// Dialed number.
-        dialed: String,
-        /// Customer id from the switch.
-        customer_id: Option<String>,
-        /// Arrival.
-        at: Timestamp,
-    },
-    /// A plan decision was made for a call.
-    Decided {
-        /// Call id.
-        call: CallId,
-        /// What was decided.
-        action: Action,
-        /// Plan nodes visited so far.
-        path: Vec<String>,
-        /// When.
-        at: Timestamp,
-    },
-    /// The caller hung up while the plan had the call (IVR).
-    HungUpInIvr {
-        /// Call id.
-        call: CallId,
-        /// When.
-        at: Timestamp,
-    },
-    /// The switch transferred the call away.
-    Transferred {
-        /// Call id.
-        call: CallId,
-        /// When.
-        at: Timestamp,
-    },
-    /// A `Transferred` sent ahead of ending the call did not happen after all.
-    TransferCancelled(CallId),
-    /// A call was rejected before routing: forget it without a record.
-    Discard(CallId),
+    /// A fact about a call from the switch (arrival, plan decision, IVR hang-up, transfer,
+    /// refusal before routing): journaled, then folded into call records and statistics.
+    Call(CallFact),
     /// An agent was deleted.
     AgentRemoved(AgentId),
     /// Stop after everything sent before (the engine holds a sender, so the channel never
@@ -85,41 +43,11 @@ pub struct PumpShared {
 
 impl PumpMsg {
     /// The fact about a call this message carries, as journaled and folded into call records.
-    pub fn call_fact(&self) -> Option<CallFact> {
-        Some(match self {
-            PumpMsg::CallStarted { call, switch_id, caller, dialed, customer_id, at } => {
-                CallFact::Started {
-                    call: call.clone(),
-                    switch_id: switch_id.clone(),
-                    caller: caller.clone(),
-                    dialed: dialed.clone(),
-                    customer_id: customer_id.clone(),
-                    at: *at,
-                }
-            }
-            PumpMsg::Decided { call, action, path, at } => {
-                let outcome = match action {
-                    Action::Transfer { .. } => Some(Outcome::Transferred),
-                    Action::Voicemail { .. } => Some(Outcome::Voicemail),
-                    Action::Announce { .. } => Some(Outcome::Announced),
-                    Action::Hangup { .. } | Action::Refused { .. } => Some(Outcome::HungUp),
-                    Action::Connect { .. } | Action::Queued { .. } | Action::Collect { .. } => None,
-                };
-                CallFact::Decided { call: call.clone(), outcome, path: path.clone(), at: *at }
-            }
-            PumpMsg::HungUpInIvr { call, at } => {
-                CallFact::HungUpInIvr { call: call.clone(), at: *at }
-            }
-            PumpMsg::Transferred { call, at } => {
-                CallFact::Transferred { call: call.clone(), at: *at }
-            }
-            PumpMsg::TransferCancelled(call) => CallFact::TransferCancelled(call.clone()),
-            PumpMsg::Discard(call) => CallFact::Discarded(call.clone()),
-            PumpMsg::Event(_)
-            | PumpMsg::AgentRemoved(_)
-            | PumpMsg::Shutdown
-            | PumpMsg::Barrier(_) => return None,
-        })
+    pub fn call_fact(&self) -> Option<&CallFact> {
+        match self {
+            PumpMsg::Call(fact) => Some(fact),
+            _ => None,
+        }
     }
 }
 
@@ -169,7 +97,7 @@ struct Pump {
 impl Pump {
     fn handle(&mut self, msg: PumpMsg) {
         if let Some(fact) = msg.call_fact() {
-            let folded = self.fold.fact(&fact);
+            let folded = self.fold.fact(fact);
             self.folded(folded);
             return;
         }

@@ -11,6 +11,7 @@ use switchboard_routing::{CallId, Timestamp};
 use tokio::sync::{broadcast, watch};
 
 use crate::auth::Auth;
+use crate::cdr::CallFact;
 use crate::clock::Clock;
 use crate::error::{ServiceError, ServiceResult};
 use crate::hub::{Hub, HubObserver};
@@ -438,7 +439,7 @@ impl Switchboard {
     pub fn to_pump(&self, msg: PumpMsg) {
         if let Some(journal) = &self.shared.hub.journal {
             if let Some(fact) = msg.call_fact() {
-                journal.append(crate::journal::Record::Call(fact));
+                journal.append(crate::journal::Record::Call(fact.clone()));
             }
         }
         self.shared.hub.to_pump(msg);
@@ -608,12 +609,12 @@ impl Switchboard {
         ) {
             self.forget_call(&d.call);
         }
-        self.to_pump(PumpMsg::Decided {
-            call: d.call.clone(),
-            action: d.action.clone(),
-            path: d.trace.iter().map(|s| s.node.clone()).collect(),
+        self.to_pump(PumpMsg::Call(CallFact::decided(
+            d.call.clone(),
+            &d.action,
+            d.trace.iter().map(|s| s.node.clone()).collect(),
             at,
-        });
+        )));
     }
 
     /// The call left Switchboard.

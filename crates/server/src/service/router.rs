@@ -12,6 +12,7 @@ use tonic::{Request, Response, Status};
 
 use super::ResponseStream;
 use crate::auth::Role;
+use crate::cdr::CallFact;
 use crate::convert;
 use crate::error::{ServiceError, ServiceResult};
 use crate::hub;
@@ -57,14 +58,14 @@ impl RouterService {
         }
         let at = self.board.now();
         let customer_id = (!r.customer_id.is_empty()).then(|| r.customer_id.clone());
-        self.board.to_pump(PumpMsg::CallStarted {
+        self.board.to_pump(PumpMsg::Call(CallFact::Started {
             call: call_id.clone(),
             switch_id: r.switch_id.clone(),
             caller: r.caller.clone(),
             dialed: r.dialed.clone(),
             customer_id: customer_id.clone(),
             at,
-        });
+        }));
         let incoming = IncomingCall {
             id: call_id.clone(),
             caller: r.caller,
@@ -78,7 +79,7 @@ impl RouterService {
                 // The queue is full and the plan has no overflow: refused like any full
                 // resource, leaving no trace.
                 self.board.forget_call(&call_id);
-                self.board.to_pump(PumpMsg::Discard(call_id));
+                self.board.to_pump(PumpMsg::Call(CallFact::Discarded(call_id)));
                 Err(ServiceError::ResourceExhausted(reason))
             }
             Ok(decision) => {
@@ -88,7 +89,7 @@ impl RouterService {
             Err(e) => {
                 self.board.forget_call(&call_id);
                 // Rejected: no call record either.
-                self.board.to_pump(PumpMsg::Discard(call_id));
+                self.board.to_pump(PumpMsg::Call(CallFact::Discarded(call_id)));
                 Err(e.into())
             }
         }
@@ -147,7 +148,8 @@ impl RouterService {
                 let in_engine = engine.call_status(&call).is_some();
                 router.hangup(&call, at).map_err(|e| self.unknown_if_absent(&call, e))?;
                 if !in_engine {
-                    self.board.to_pump(PumpMsg::HungUpInIvr { call: call.clone(), at });
+                    self.board
+                        .to_pump(PumpMsg::Call(CallFact::HungUpInIvr { call: call.clone(), at }));
                 }
                 self.board.forget_call(&call);
             }
@@ -156,15 +158,15 @@ impl RouterService {
                     Some(CallStatus::Connected { .. }) => {
                         // Marked before the end so the record closes as transferred; taken
                         // back if the end is refused (the call changed under us).
-                        self.board.to_pump(PumpMsg::Transferred { call: call.clone(), at });
+                        self.board.to_pump(PumpMsg::Call(CallFact::Transferred { call: call.clone(), at }));
                         if let Err(e) = engine.call_ended(&call, at) {
-                            self.board.to_pump(PumpMsg::TransferCancelled(call.clone()));
+                            self.board.to_pump(PumpMsg::Call(CallFact::TransferCancelled(call.clone())));
                             return Err(e.into());
                         }
                     }
                     Some(CallStatus::Queued { .. }) => {
                         router.withdraw(&call, at)?;
-                        self.board.to_pump(PumpMsg::Transferred { call: call.clone(), at });
+                        self.board.to_pump(PumpMsg::Call(CallFact::Transferred { call: call.clone(), at }));
                     }
                     Some(CallStatus::Offered { agent, .. }) => {
                         return Err(ServiceError::FailedPrecondition(format!(
@@ -173,7 +175,7 @@ impl RouterService {
                     }
                     None => {
                         router.hangup(&call, at).map_err(|e| self.unknown_if_absent(&call, e))?;
-                        self.board.to_pump(PumpMsg::Transferred { call: call.clone(), at });
+                        self.board.to_pump(PumpMsg::Call(CallFact::Transferred { call: call.clone(), at }));
                     }
                 }
                 self.board.forget_call(&call);
