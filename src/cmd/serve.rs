@@ -35,6 +35,9 @@ pub struct ServeArgs {
     /// events of calls already admitted [default 3072].
     #[arg(long)]
     pub max_concurrent_new_requests: Option<usize>,
+    /// New calls (RouteCall) admitted per second; beyond it RESOURCE_EXHAUSTED [default 0: off].
+    #[arg(long)]
+    pub max_new_calls_per_s: Option<u32>,
     /// Server streams (WatchStats, WatchAgent, WatchAssignments) per client [default 16].
     #[arg(long)]
     pub max_streams_per_client: Option<usize>,
@@ -70,6 +73,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         limits: LimitOverrides {
             max_concurrent_requests: args.max_concurrent_requests,
             max_concurrent_new_requests: args.max_concurrent_new_requests,
+            max_new_calls_per_s: args.max_new_calls_per_s,
             max_streams_per_client: args.max_streams_per_client,
         },
     };

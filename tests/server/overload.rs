@@ -122,6 +122,75 @@ async fn a_burst_of_new_calls_is_shed_while_admitted_calls_keep_working() {
     assert_eq!(metric(&server, "switchboard_requests_in_flight").await, 0.0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_calls_beyond_the_call_rate_are_refused_with_a_pushback_and_leave_no_trace() {
+    let server = start_limited("overload-call-rate", |s| {
+        s.limits.max_new_calls_per_s = 1;
+        s.limits.new_calls_burst = 2;
+    })
+    .await;
+    login(&server, &["ana", "carl"]).await;
+    let mut router = server.router().await;
+    let started = std::time::Instant::now();
+    assert_eq!(
+        short(&router.route_call(route("r1", "+200")).await.unwrap().into_inner()),
+        "connect ana"
+    );
+    router.route_call(route("r2", "+200")).await.expect("the burst has room for two");
+    let offered_before =
+        stats_when(&server, "billing", |q| q.today.unwrap_or_default().offered == 2)
+            .await
+            .today
+            .unwrap_or_default()
+            .offered;
+
+    let burst: Vec<_> = (0..20)
+        .map(|i| {
+            let mut client = router.clone();
+            tokio::spawn(async move { client.route_call(route(&format!("b{i}"), "+200")).await })
+        })
+        .collect();
+    // Events of admitted calls and agent changes never count against the rate.
+    router.report_call_event(event("r1", pb::CallEventKind::Answered)).await.expect("answered");
+    router.report_call_event(event("r1", pb::CallEventKind::Ended)).await.expect("ended");
+    let mut served = Vec::new();
+    let mut refused = 0;
+    for (i, task) in burst.into_iter().enumerate() {
+        match task.await.unwrap() {
+            Ok(_) => served.push(i),
+            Err(status) => {
+                assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+                assert!(
+                    status.message().contains("server.limits.max_new_calls_per_s"),
+                    "{status:?}"
+                );
+                let pushback: u64 = status
+                    .metadata()
+                    .get("grpc-retry-pushback-ms")
+                    .expect("a pushback hint")
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!((1..=1_000).contains(&pushback), "pushback {pushback} ms");
+                refused += 1;
+            }
+        }
+    }
+    // One new place per second since the first call: the bound follows the time it took.
+    let allowed = started.elapsed().as_secs() as usize;
+    assert!(served.len() <= allowed, "{served:?} served in {allowed} s at 1 call/s");
+    assert_eq!(refused + served.len(), 20);
+    assert_eq!(
+        metric(&server, "switchboard_requests_shed_total{priority=\"new\",reason=\"call_rate\"}")
+            .await,
+        refused as f64
+    );
+    // Refused calls left no trace: only the admitted ones were offered to the queue.
+    let q = stats_when(&server, "billing", |q| q.today.unwrap_or_default().answered == 1).await;
+    assert_eq!(q.today.unwrap_or_default().offered, offered_before + served.len() as u64);
+}
+
 /// A unary call over a plain HTTP/2 client, so the test sets `grpc-timeout` itself (a tonic
 /// channel would enforce a past deadline on the client side and never send the request).
 pub async fn raw_unary<Req, Resp>(

@@ -6,7 +6,8 @@
 //!   the limit of their [`Priority`], so overload turns into fast refusals instead of queueing
 //!   latency. Events of calls already admitted have a higher limit than new calls, so a flood
 //!   of RouteCall is shed first. A request whose `grpc-timeout` passed before it got a worker is
-//!   answered DEADLINE_EXCEEDED without being worked on.
+//!   answered DEADLINE_EXCEEDED without being worked on. With `max_new_calls_per_s` set,
+//!   RouteCalls beyond that rate are refused too ([`CallRate`]).
 //! - [`StreamLimiter`]: server streams (WatchStats, WatchAgent, WatchAssignments) per client,
 //!   where a client is its bearer token (authentication on) or its IP address.
 //! - [`OverloadMetrics`]: shed requests, open and lagging streams, buffered messages.
@@ -21,12 +22,17 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use governor::clock::{Clock, MonotonicClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -54,6 +60,15 @@ pub struct LimitSettings {
     /// shortest wait of a 50 ms window, so a passing burst does not count); 0 turns it off.
     /// Events of admitted calls are never refused for it.
     pub max_queue_delay_ms: u64,
+    /// New calls (RouteCall) admitted per second, sustained; 0 turns it off. Beyond it a
+    /// RouteCall is refused with RESOURCE_EXHAUSTED and a `grpc-retry-pushback-ms` hint. The
+    /// limits above count requests the server has read, so they cannot see a backlog still in
+    /// the sockets of a server short of CPU; a rate set below what the server routes (see
+    /// BENCHMARKS.md, "Overload") keeps it from forming: what switches and SBCs call a CPS limit.
+    pub max_new_calls_per_s: u32,
+    /// Calls a burst may take beyond the rate, at once; 0 means a tenth of a second's worth
+    /// (at least 1).
+    pub new_calls_burst: u32,
     /// Server streams (WatchStats, WatchAgent, WatchAssignments) one client may hold open;
     /// a client is its bearer token, or its IP address when authentication is off.
     pub max_streams_per_client: usize,
@@ -82,6 +97,8 @@ impl Default for LimitSettings {
             max_concurrent_requests: 4_096,
             max_concurrent_new_requests: 3_072,
             max_queue_delay_ms: 5,
+            max_new_calls_per_s: 0,
+            new_calls_burst: 0,
             max_streams_per_client: 16,
             max_request_bytes: 4 * 1024 * 1024,
             max_response_bytes: 64 * 1024 * 1024,
@@ -112,6 +129,8 @@ impl LimitSettings {
             self.max_concurrent_requests,
         )?;
         check("max_queue_delay_ms", self.max_queue_delay_ms as usize, 0, 10_000)?;
+        check("max_new_calls_per_s", self.max_new_calls_per_s as usize, 0, 1_000_000)?;
+        check("new_calls_burst", self.new_calls_burst as usize, 0, 1_000_000)?;
         check("max_streams_per_client", self.max_streams_per_client, 1, 100_000)?;
         check("max_request_bytes", self.max_request_bytes, 1024, 1 << 30)?;
         check("max_response_bytes", self.max_response_bytes, 1024, 1 << 30)?;
@@ -167,8 +186,8 @@ impl Priority {
 pub struct ShedLabel {
     /// `new` or `admitted`.
     pub priority: String,
-    /// `concurrency` (a limit was reached), `queue_delay` (requests wait too long for a
-    /// worker), `deadline` (it expired before a worker got to it) or `streams_per_client`.
+    /// `concurrency` (a limit was reached), `call_rate` (new calls beyond
+    /// `max_new_calls_per_s`), `queue_delay` (requests wait too long for a worker), `deadline` (it expired before a worker got to it) or `streams_per_client`.
     pub reason: String,
 }
 
@@ -345,6 +364,8 @@ pub struct Admission {
     max_total: usize,
     max_new: usize,
     queue_delay: QueueDelay,
+    /// `None` when `max_new_calls_per_s` is 0.
+    call_rate: Option<CallRate>,
     metrics: OverloadMetrics,
 }
 
@@ -369,6 +390,7 @@ impl Admission {
             max_total: settings.max_concurrent_requests,
             max_new: settings.max_concurrent_new_requests,
             queue_delay: QueueDelay::new(Duration::from_millis(settings.max_queue_delay_ms)),
+            call_rate: CallRate::new(settings),
             metrics,
         })
     }
@@ -409,6 +431,78 @@ impl Admission {
         }
         self.metrics.in_flight.set(before as i64 + 1);
         Ok(AdmissionPermit { admission: self.clone() })
+    }
+}
+
+impl Admission {
+    /// Takes a place in the new-call rate for one RouteCall, or the RESOURCE_EXHAUSTED status
+    /// naming the setting, with the wait until the next place in `grpc-retry-pushback-ms`.
+    pub fn try_admit_call(&self) -> Result<(), Status> {
+        let Some(rate) = &self.call_rate else { return Ok(()) };
+        rate.try_take().map_err(|wait| {
+            self.metrics.shed(Priority::New, "call_rate");
+            rate.refusal(wait)
+        })
+    }
+}
+
+/// The path of the one method that brings a new call, the one the call rate counts.
+const ROUTE_CALL_PATH: &str = "/switchboard.v1.Router/RouteCall";
+
+/// The admission rate of new calls: GCRA (the `governor` crate), one compare-and-swap on an
+/// atomic per call, so it adds no lock to the routing path. Generic over the clock so tests
+/// step time instead of sleeping.
+pub struct CallRate<C: Clock = MonotonicClock> {
+    limiter: RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<C::Instant>>,
+    clock: C,
+    per_s: u32,
+    burst: u32,
+}
+
+impl std::fmt::Debug for CallRate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallRate").field("per_s", &self.per_s).field("burst", &self.burst).finish()
+    }
+}
+
+impl CallRate {
+    /// The rate of `settings` on the real clock; `None` when it is off.
+    pub fn new(settings: &LimitSettings) -> Option<CallRate> {
+        CallRate::with_clock(settings, MonotonicClock)
+    }
+}
+
+impl<C: Clock + Clone> CallRate<C> {
+    fn with_clock(settings: &LimitSettings, clock: C) -> Option<CallRate<C>> {
+        let per_s = NonZeroU32::new(settings.max_new_calls_per_s)?;
+        let burst = NonZeroU32::new(settings.new_calls_burst)
+            .or_else(|| NonZeroU32::new(per_s.get().div_ceil(10)))
+            .unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::per_second(per_s).allow_burst(burst);
+        Some(CallRate {
+            limiter: RateLimiter::direct_with_clock(quota, clock.clone()),
+            clock,
+            per_s: per_s.get(),
+            burst: burst.get(),
+        })
+    }
+
+    /// Takes one place, or says how long until the next one.
+    fn try_take(&self) -> Result<(), Duration> {
+        self.limiter.check().map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+
+    fn refusal(&self, wait: Duration) -> Status {
+        // At least 1 ms: a pushback of 0 would tell a retrying client to come back at once.
+        let wait_ms = wait.as_millis().max(1);
+        let mut status = Status::resource_exhausted(format!(
+            "server at its new-call rate of {} calls/s, burst {} (server.limits.max_new_calls_per_s); retry in {wait_ms} ms",
+            self.per_s, self.burst
+        ));
+        if let Ok(value) = wait_ms.to_string().parse() {
+            status.metadata_mut().insert("grpc-retry-pushback-ms", value);
+        }
+        status
     }
 }
 
@@ -484,7 +578,13 @@ where
         // scheduled: time spent waiting for a worker counts as in flight.
         let accepted = Instant::now();
         let priority = Priority::of(request.uri().path());
-        let permit = match self.admission.try_admit(priority) {
+        let admitted = self.admission.try_admit(priority).and_then(|permit| {
+            if request.uri().path() == ROUTE_CALL_PATH {
+                self.admission.try_admit_call()?;
+            }
+            Ok(permit)
+        });
+        let permit = match admitted {
             Ok(permit) => permit,
             Err(status) => return Box::pin(std::future::ready(Ok(status.into_http()))),
         };
@@ -628,6 +728,7 @@ impl<T> tokio_stream::Stream for Held<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use governor::clock::FakeRelativeClock;
     use tonic::Code;
 
     fn check_timeout(value: &str, expect: Option<Duration>) {
@@ -728,6 +829,54 @@ mod tests {
         assert_eq!(refused.code(), Code::ResourceExhausted);
         assert!(refused.message().contains("server.limits.max_queue_delay_ms"), "{refused:?}");
         a.try_admit(Priority::Admitted).expect("events of admitted calls are never refused for it");
+    }
+
+    fn call_rate(per_s: u32, burst: u32) -> (CallRate<FakeRelativeClock>, FakeRelativeClock) {
+        let settings = LimitSettings {
+            max_new_calls_per_s: per_s,
+            new_calls_burst: burst,
+            ..LimitSettings::default()
+        };
+        let clock = FakeRelativeClock::default();
+        (CallRate::with_clock(&settings, clock.clone()).expect("rate on"), clock)
+    }
+
+    /// Calls admitted out of `offered`, taken back to back.
+    fn take(rate: &CallRate<FakeRelativeClock>, offered: usize) -> usize {
+        (0..offered).filter(|_| rate.try_take().is_ok()).count()
+    }
+
+    #[test]
+    fn the_call_rate_admits_its_burst_then_its_rate_and_says_when_to_retry() {
+        let (rate, clock) = call_rate(100, 5);
+        assert_eq!(take(&rate, 50), 5, "a burst beyond the bucket is cut at its size");
+        let wait = rate.try_take().unwrap_err();
+        assert_eq!(wait, Duration::from_millis(10), "one place every 1/100 s");
+        let status = rate.refusal(wait);
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert!(status.message().contains("server.limits.max_new_calls_per_s"), "{status:?}");
+        assert_eq!(status.metadata().get("grpc-retry-pushback-ms").unwrap(), "10");
+        // A second of overload at 1,000 offered per 10 ms step: exactly the rate gets in.
+        let mut admitted = 0;
+        for _ in 0..100 {
+            clock.advance(Duration::from_millis(10));
+            admitted += take(&rate, 10);
+        }
+        assert_eq!(admitted, 100);
+        // Load drops: after a quiet spell the whole burst is there again, no more.
+        clock.advance(Duration::from_secs(60));
+        assert_eq!(take(&rate, 50), 5);
+    }
+
+    #[test]
+    fn the_call_rate_is_off_at_zero_and_its_burst_defaults_to_a_tenth_of_a_second() {
+        assert!(CallRate::new(&LimitSettings::default()).is_none());
+        assert_eq!(call_rate(2_000, 0).0.burst, 200);
+        assert_eq!(call_rate(3, 0).0.burst, 1);
+        let a = admission(10, 10);
+        for _ in 0..1_000 {
+            a.try_admit_call().expect("no rate limit by default");
+        }
     }
 
     #[test]

@@ -158,6 +158,9 @@ pub struct LimitOverrides {
     /// `--max-concurrent-new-requests`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_concurrent_new_requests: Option<usize>,
+    /// `--max-new-calls-per-s`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_new_calls_per_s: Option<u32>,
     /// `--max-streams-per-client`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_streams_per_client: Option<usize>,
