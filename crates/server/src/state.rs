@@ -173,7 +173,28 @@ impl Switchboard {
         let mut recovered_calls = crate::cdr::CallFold::default();
         let recovery = match &journal_settings.dir {
             Some(dir) => {
-                let mut recovered = crate::journal::recover(dir)
+                // Agent time replayed counts in the queues the configuration at start gives
+                // each agent's profile at the time (changed through the API or not).
+                let queues = &config.routing.queues;
+                let profiles: std::collections::HashMap<_, _> =
+                    config.routing.agents.iter().map(|a| (&a.id, a)).collect();
+                let members =
+                    |agent: &switchboard_routing::AgentId,
+                     live: &switchboard_routing::LiveState| {
+                        let profile = match live.profiles.get(agent) {
+                            Some(Some(profile)) => profile,
+                            Some(None) => return None,
+                            None => *profiles.get(agent)?,
+                        };
+                        Some(
+                            queues
+                                .iter()
+                                .filter(|q| q.accepts(profile))
+                                .map(|q| q.id.clone())
+                                .collect(),
+                        )
+                    };
+                let mut recovered = crate::journal::recover_with(dir, &members)
                     .map_err(|e| anyhow::anyhow!("journal recovery: {e}"))?;
                 // Calls the journal holds neither in a queue nor in a plan session (between
                 // two plan steps at the crash) never end: their open records go. Calls in

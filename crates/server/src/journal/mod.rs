@@ -32,7 +32,7 @@ use parking_lot::{Condvar, Mutex};
 use serde::{Deserialize, Serialize};
 use switchboard_routing::{AgentId, AgentProfile, Event, LiveState, QueueId, SessionChange};
 
-pub use recover::{recover, Recovered};
+pub use recover::{recover, recover_with, Recovered};
 
 /// What a journal record says.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -82,27 +82,27 @@ pub struct Snapshot {
 /// An agent's member queues now, for the tally's agent time (`None`: unknown).
 pub type Members = dyn Fn(&AgentId) -> Option<Vec<QueueId>> + Send + Sync;
 
+/// An agent's member queues given the state folded so far (its profile may have changed
+/// through the API), for the tally's agent time (`None`: unknown).
+pub type MembersIn<'a> = dyn Fn(&AgentId, &LiveState) -> Option<Vec<QueueId>> + 'a;
+
 impl Snapshot {
-    /// Folds one record in, with agents' memberships unknown (recovery: an agent's time
-    /// counts in the queues of its last state).
+    /// Folds one record in, with agents' memberships unknown (an agent's time counts in the
+    /// queues of its last state).
     pub fn apply(&mut self, seq: u64, record: &Record) {
-        self.apply_with(seq, record, &|_| None);
+        self.apply_with(seq, record, &|_, _| None);
     }
 
     /// Folds one record in; `members` gives an agent's member queues for its agent time.
-    pub fn apply_with(
-        &mut self,
-        seq: u64,
-        record: &Record,
-        members: &dyn Fn(&AgentId) -> Option<Vec<QueueId>>,
-    ) {
+    pub fn apply_with(&mut self, seq: u64, record: &Record, members: &MembersIn<'_>) {
         self.seq = seq;
         let folded = match record {
             Record::Event(event) => {
                 self.state.apply(event);
                 if let Event::AgentStateChanged { agent, state, at, .. } = event {
                     let at_ms = i64::try_from(at.as_millis()).unwrap_or(i64::MAX);
-                    self.tally.agent_changed(agent, state.kind(), at_ms, members(agent));
+                    let queues = members(agent, &self.state);
+                    self.tally.agent_changed(agent, state.kind(), at_ms, queues);
                 } else {
                     let at = crate::cdr::event_time(event).as_millis();
                     self.tally.saw(i64::try_from(at).unwrap_or(i64::MAX));
@@ -508,7 +508,9 @@ impl Journal {
                 let last = *last;
                 since_snapshot += records.len() as u64;
                 let finished_before = state.unwritten.len();
-                let members = |agent: &AgentId| self.shared.members.get().and_then(|m| m(agent));
+                let members = |agent: &AgentId, _: &LiveState| {
+                    self.shared.members.get().and_then(|m| m(agent))
+                };
                 for (seq, record) in &records {
                     state.apply_with(*seq, record, &members);
                 }
