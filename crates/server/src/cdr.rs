@@ -846,8 +846,8 @@ mod tests {
             let w = w.unwrap();
             (w.busy_ms, w.staffed_ms)
         };
-        assert_eq!(times(want.today.clone()), (7 * minute as u64, 15 * minute as u64));
-        assert_eq!(times(want.interval.clone()), (6 * minute as u64, 10 * minute as u64));
+        assert_eq!(times(want.today), (7 * minute as u64, 15 * minute as u64));
+        assert_eq!(times(want.interval), (6 * minute as u64, 10 * minute as u64));
         let json = serde_json::to_string(&tally).unwrap();
         let tally: Tally = serde_json::from_str(&json).unwrap();
         let mut restored = StatsState::new(&[config], chrono_tz::UTC, now);
