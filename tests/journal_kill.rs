@@ -604,9 +604,29 @@ fn calls_of(w: &pb::WindowStats) -> String {
     )
 }
 
+/// Today's agent time after a restart is at least what it was before the kill (wall time
+/// moves on): restored, not started again from zero.
+fn assert_agent_time_goes_on(before: &pb::WindowStats, after: &pb::WindowStats, when: &str) {
+    assert!(
+        after.staffed_ms >= before.staffed_ms && after.busy_ms >= before.busy_ms,
+        "agent time after {when}: busy {} ms, staffed {} ms; before the kill: busy {} ms, \
+         staffed {} ms",
+        after.busy_ms,
+        after.staffed_ms,
+        before.busy_ms,
+        before.staffed_ms,
+    );
+}
+
 /// Call records survive kill -9: every call acknowledged as over has exactly one record with
 /// its outcome and agent, including a call answered before a crash and ended after it, and
-/// today's statistics after each restart are what they were before the kill.
+/// today's statistics after each restart are what they were before the kill, agent time
+/// (busy and staffed, behind occupancy) included: it goes on from where it was, not from zero.
+///
+/// Agent time is journaled at each agent change, so the restored time reaches the last
+/// journaled record, not the kill; the agents' time after the restart makes up for it once
+/// the server has been up as long as the last change was before the reading that is compared
+/// (`settle`).
 #[test]
 fn kill_9_keeps_call_records_and_todays_statistics() {
     let dir = base_dir().join("records");
@@ -635,31 +655,40 @@ fn kill_9_keeps_call_records_and_todays_statistics() {
             call_event(&channel, call, pb::CallEventKind::Ended).await;
             want.push((call.to_string(), "answered".to_string(), agent_of[call].clone()));
         }
+        let last_change = Instant::now();
         call_event(&channel, "c4", pb::CallEventKind::Abandoned).await;
         want.push(("c4".into(), "abandoned".into(), String::new()));
         let before = today_when(&channel, |w| w.handled == 2 && w.abandoned == 1).await;
+        let settle = last_change.elapsed();
         assert_eq!((before.offered, before.answered), (4, 3), "{before:?}");
+        assert!(before.staffed_ms > 0 && before.busy_ms > 0, "agent time before: {before:?}");
         kill(&mut server);
 
         // c3 was answered before the kill; it ends after the restart.
         let mut server = start(&dir, &config);
         let channel = connect(&mut server).await;
+        tokio::time::sleep(settle).await;
         let after = today_when(&channel, |w| w.offered > 0).await;
         assert_eq!(calls_of(&after), calls_of(&before), "today's statistics after the restart");
+        assert_agent_time_goes_on(&before, &after, "the restart");
+        let last_change = Instant::now();
         call_event(&channel, "c3", pb::CallEventKind::Ended).await;
         want.push(("c3".into(), "answered".into(), agent_of["c3"].clone()));
         let before = today_when(&channel, |w| w.handled == 3).await;
+        let settle = last_change.elapsed();
         kill(&mut server);
 
         // A second kill: records already in SQLite are replayed again and must stay single.
         let mut server = start(&dir, &config);
         let channel = connect(&mut server).await;
+        tokio::time::sleep(settle).await;
         let after = today_when(&channel, |w| w.offered > 0).await;
         assert_eq!(
             calls_of(&after),
             calls_of(&before),
             "today's statistics after the second restart"
         );
+        assert_agent_time_goes_on(&before, &after, "the second restart");
         let status =
             Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
         assert!(status.success());

@@ -85,6 +85,8 @@ async fn a_scripted_scenario_gives_exact_statistics() {
         // Busy 126 s + 106 s over 2 agents x 130 s logged in.
         occupancy: Some(232.0 / 260.0),
         handled: 3,
+        busy_ms: 232_000,
+        staffed_ms: 260_000,
     };
     assert_eq!(today, expected);
     assert_eq!(s.interval.unwrap(), pb::WindowStats { start_unix_ms: T0_MS as i64, ..expected });

@@ -44,7 +44,7 @@ use crate::queue::{
     estimate_wait, Indexed, Needs, QueueConfig, QueueShared, QueueSnapshot, QueueState,
     QueueTotals, WaitKey, Waiting,
 };
-use crate::skills::{level_of, qualifies};
+use crate::skills::level_of;
 use crate::time::Timestamp;
 
 mod restore;
@@ -1360,7 +1360,7 @@ impl Engine {
         self.shared
             .queues
             .iter()
-            .filter(|q| qualifies(&profile.skills, &q.config.required_skills))
+            .filter(|q| q.config.accepts(profile))
             .map(|q| Membership {
                 queue: q.ordinal,
                 proficiency: q

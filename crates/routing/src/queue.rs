@@ -43,6 +43,11 @@ pub struct QueueConfig {
 }
 
 impl QueueConfig {
+    /// Whether an agent with `profile` is a member: it meets every required skill.
+    pub fn accepts(&self, profile: &AgentProfile) -> bool {
+        qualifies(&profile.skills, &self.required_skills)
+    }
+
     /// A queue needing `required_skills`, longest-idle, 20 s service level, 30 s wrap-up,
     /// 20 s offer timeout, 1,000 waiting calls, no aging and no time limit.
     pub fn new(id: impl Into<QueueId>, required_skills: Vec<SkillRequirement>) -> QueueConfig {

@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use switchboard_routing::plan::Action;
-use switchboard_routing::{AgentId, AgentState, CallId, Event, QueueId, Timestamp};
+use switchboard_routing::{AgentId, AgentState, AgentStateKind, CallId, Event, QueueId, Timestamp};
 
 use crate::records::{CallRecord, Outcome};
+pub use crate::stats::Counts;
 
 /// What the switch (through the RPCs) says about a call that the engine does not report.
 /// Journaled like engine events, before the RPC that caused it is answered.
@@ -344,66 +345,113 @@ pub const BUCKET_MS: i64 = crate::stats::INTERVAL_MINUTES * 60_000;
 /// Buckets older than this before the newest are dropped: today is always within it.
 const KEEP_MS: i64 = 2 * 24 * 3_600_000;
 
-/// Counters of one queue over one bucket.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    /// Calls that entered the queue.
-    pub offered: u64,
-    /// Calls answered.
-    pub answered: u64,
-    /// Calls abandoned.
-    pub abandoned: u64,
-    /// Answered within the threshold.
-    pub answered_within: u64,
-    /// Abandoned within the threshold.
-    pub abandoned_within: u64,
-    /// Left at the wait limit.
-    pub overflowed: u64,
-    /// Sum of answered waits, ms.
-    pub answered_wait_ms: u64,
-    /// Calls handled to the end of wrap-up.
-    pub handled: u64,
-    /// Their talk plus wrap-up, ms.
-    pub handled_ms: u64,
+/// An agent's state as the tally times it: since when, and the queues its time counts in
+/// (its memberships when the state began, as the live statistics take them).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentTime {
+    /// The state's kind.
+    pub kind: AgentStateKind,
+    /// Since when, Unix ms.
+    pub since_ms: i64,
+    /// Member queues.
+    pub queues: Vec<QueueId>,
 }
 
-/// The call statistics of the last two days in 15-minute buckets per queue: what today's
-/// statistics are rebuilt from at recovery.
+/// The statistics of the last two days in 15-minute buckets per queue (call counters and
+/// member agents' time): what today's and the interval's statistics are rebuilt from at
+/// recovery.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally {
     /// Service-level threshold per queue, ms (from the configuration at start).
     pub thresholds: BTreeMap<QueueId, u64>,
     /// Bucket start (Unix ms) to counters, per queue.
     pub buckets: BTreeMap<QueueId, BTreeMap<i64, Counts>>,
+    /// Every agent's current state, timed: credited to the buckets when it changes.
+    #[serde(default)]
+    pub agents: BTreeMap<AgentId, AgentTime>,
+    /// The latest time of a record folded in, Unix ms: the server was up until then.
+    #[serde(default)]
+    pub latest_ms: i64,
 }
 
 impl Tally {
-    /// Counts one statistic in.
-    pub fn add(&mut self, effect: &StatEffect) {
-        let threshold = self.thresholds.get(&effect.queue).copied().unwrap_or(0);
-        let bucket = effect.at_ms - effect.at_ms.rem_euclid(BUCKET_MS);
-        let buckets = self.buckets.entry(effect.queue.clone()).or_default();
+    /// The counters of `queue` in the bucket starting at `bucket`; a new bucket drops those
+    /// more than two days older.
+    fn bucket(&mut self, queue: &QueueId, bucket: i64) -> &mut Counts {
+        let buckets = self.buckets.entry(queue.clone()).or_default();
         if !buckets.contains_key(&bucket) {
             let keep_from = bucket - KEEP_MS;
             buckets.retain(|start, _| *start >= keep_from);
         }
-        let c = buckets.entry(bucket).or_default();
-        match effect.kind {
-            StatKind::Entered => c.offered += 1,
-            StatKind::Answered { wait_ms } => {
-                c.answered += 1;
-                c.answered_wait_ms += wait_ms;
-                c.answered_within += u64::from(wait_ms <= threshold);
+        buckets.entry(bucket).or_default()
+    }
+
+    /// Counts one statistic in.
+    pub fn add(&mut self, effect: &StatEffect) {
+        self.saw(effect.at_ms);
+        let threshold = self.thresholds.get(&effect.queue).copied().unwrap_or(0);
+        let bucket = effect.at_ms - effect.at_ms.rem_euclid(BUCKET_MS);
+        self.bucket(&effect.queue, bucket).count(effect.kind, threshold);
+    }
+
+    /// A record of time `at_ms` was folded in.
+    pub fn saw(&mut self, at_ms: i64) {
+        self.latest_ms = self.latest_ms.max(at_ms);
+    }
+
+    /// An agent's state changed to one of kind `kind` at `at_ms`: the time of the state it
+    /// leaves is credited to its queues, bucket by bucket. `queues` are its memberships now;
+    /// `None` when unknown (replaying the journal at recovery), and then those of its last
+    /// state are kept.
+    pub fn agent_changed(
+        &mut self,
+        agent: &AgentId,
+        kind: AgentStateKind,
+        at_ms: i64,
+        queues: Option<Vec<QueueId>>,
+    ) {
+        self.saw(at_ms);
+        let previous = self.agents.remove(agent);
+        if let Some(track) = &previous {
+            self.credit(track, at_ms);
+        }
+        let queues = queues.or(previous.map(|t| t.queues)).unwrap_or_default();
+        self.agents.insert(agent.clone(), AgentTime { kind, since_ms: at_ms, queues });
+    }
+
+    /// The agent was deleted: its ongoing state is not credited, as in the live statistics.
+    pub fn agent_removed(&mut self, agent: &AgentId) {
+        self.agents.remove(agent);
+    }
+
+    /// At recovery: every ongoing state is credited up to the last record folded (the server
+    /// was up until then) and timed again from `now_ms`, so the outage is not agent time.
+    pub fn restart_agents(&mut self, now_ms: i64) {
+        let until = self.latest_ms;
+        let mut agents = std::mem::take(&mut self.agents);
+        for track in agents.values_mut() {
+            self.credit(track, until);
+            track.since_ms = now_ms;
+        }
+        self.agents = agents;
+        self.saw(now_ms);
+    }
+
+    /// Credits `track`'s time up to `until_ms` to its queues, split at bucket boundaries;
+    /// time older than the two days kept is skipped.
+    fn credit(&mut self, track: &AgentTime, until_ms: i64) {
+        if crate::stats::agent_time(track.kind).is_none() || track.queues.is_empty() {
+            return;
+        }
+        let mut from = track.since_ms.max(until_ms - KEEP_MS);
+        while from < until_ms {
+            let bucket = from - from.rem_euclid(BUCKET_MS);
+            let to = until_ms.min(bucket + BUCKET_MS);
+            let ms = u64::try_from(to - from).unwrap_or(0);
+            for queue in &track.queues {
+                self.bucket(queue, bucket).credit_agent(track.kind, ms);
             }
-            StatKind::Abandoned { wait_ms } => {
-                c.abandoned += 1;
-                c.abandoned_within += u64::from(wait_ms <= threshold);
-            }
-            StatKind::Overflowed => c.overflowed += 1,
-            StatKind::Handled { handle_ms } => {
-                c.handled += 1;
-                c.handled_ms += handle_ms;
-            }
+            from = to;
         }
     }
 
@@ -412,18 +460,26 @@ impl Tally {
         let mut sum = Counts::default();
         if let Some(buckets) = self.buckets.get(queue) {
             for c in buckets.range(from_ms..).map(|(_, c)| c) {
-                sum.offered += c.offered;
-                sum.answered += c.answered;
-                sum.abandoned += c.abandoned;
-                sum.answered_within += c.answered_within;
-                sum.abandoned_within += c.abandoned_within;
-                sum.overflowed += c.overflowed;
-                sum.answered_wait_ms += c.answered_wait_ms;
-                sum.handled += c.handled;
-                sum.handled_ms += c.handled_ms;
+                sum.add(c);
             }
         }
         sum
+    }
+}
+
+/// The time of an engine event.
+pub fn event_time(event: &Event) -> Timestamp {
+    match event {
+        Event::CallEntered { at, .. }
+        | Event::CallWithdrawn { at, .. }
+        | Event::CallQueued { at, .. }
+        | Event::CallOffered { at, .. }
+        | Event::OfferEnded { at, .. }
+        | Event::CallAnswered { at, .. }
+        | Event::CallEnded { at, .. }
+        | Event::CallAbandoned { at, .. }
+        | Event::QueueTimedOut { at, .. }
+        | Event::AgentStateChanged { at, .. } => *at,
     }
 }
 
@@ -743,5 +799,79 @@ mod tests {
         // Three days later, a new bucket drops what is older than two days.
         tally.add(&effect(day + 3 * 86_400_000, StatKind::Entered));
         assert_eq!(tally.since(&"q".into(), 0).offered, 1);
+    }
+
+    /// One agent's day through the live statistics and through the tally, then the tally
+    /// restored into fresh statistics: the same agent time in the interval and the day.
+    #[test]
+    fn the_tally_times_agents_as_the_live_statistics_do() {
+        use crate::stats::StatsState;
+        use switchboard_routing::{QueueConfig, QueueSnapshot};
+        let minute = 60_000;
+        let day = 1_795_000_000_000 - 1_795_000_000_000 % 86_400_000;
+        let q = QueueId::from("q");
+        let config = QueueConfig::new("q", vec![]);
+        let mut live = StatsState::new(std::slice::from_ref(&config), chrono_tz::UTC, day);
+        let mut tally = Tally::default();
+        let on_call = AgentState::OnCall { call: "c".into(), queue: q.clone() };
+        let wrap = AgentState::WrapUp { queue: q.clone(), deadline: Timestamp::ZERO };
+        let not_ready = AgentState::NotReady { reason: "break".into() };
+        // Across the 00:15 bucket boundary: staffed 00:10-00:25, busy 00:14-00:21.
+        let script: [(i64, &AgentState); 5] = [
+            (10 * minute, &AgentState::Available),
+            (14 * minute, &on_call),
+            (20 * minute, &wrap),
+            (21 * minute, &AgentState::Available),
+            (25 * minute, &not_ready),
+        ];
+        let a = AgentId::from("a");
+        for (at, state) in script {
+            live.roll(day + at);
+            live.agent_changed(&a, state, day + at, vec![q.clone()]);
+            tally.agent_changed(&a, state.kind(), day + at, Some(vec![q.clone()]));
+        }
+        let snapshot = QueueSnapshot {
+            id: q.clone(),
+            waiting: vec![],
+            oldest_arrival: None,
+            available: vec![],
+            logged_in: 1,
+            estimated_wait: None,
+            totals: Default::default(),
+        };
+        let now = day + 26 * minute;
+        live.roll(now);
+        let want = live.queue_view(&snapshot, now).unwrap();
+        let times = |w: Option<switchboard_proto::v1::WindowStats>| {
+            let w = w.unwrap();
+            (w.busy_ms, w.staffed_ms)
+        };
+        assert_eq!(times(want.today), (7 * minute as u64, 15 * minute as u64));
+        assert_eq!(times(want.interval), (6 * minute as u64, 10 * minute as u64));
+        let json = serde_json::to_string(&tally).unwrap();
+        let tally: Tally = serde_json::from_str(&json).unwrap();
+        let mut restored = StatsState::new(&[config], chrono_tz::UTC, now);
+        restored.restore(&tally);
+        let got = restored.queue_view(&snapshot, now).unwrap();
+        assert_eq!(times(got.today), times(want.today));
+        assert_eq!(times(got.interval), times(want.interval));
+    }
+
+    #[test]
+    fn a_restart_credits_agent_time_up_to_the_last_record_and_not_the_outage() {
+        let q = QueueId::from("q");
+        let a = AgentId::from("a");
+        let t = 1_795_000_000_000 - 1_795_000_000_000 % 86_400_000;
+        let mut tally = Tally::default();
+        tally.agent_changed(&a, AgentStateKind::Available, t, Some(vec![q.clone()]));
+        // Another record shows the server up 1 s later; it crashes, restarts a minute later.
+        tally.saw(t + 1_000);
+        tally.restart_agents(t + 60_000);
+        assert_eq!(tally.since(&q, t).staffed_ms, 1_000);
+        // Unknown memberships (a replay) keep the queues of the agent's last state.
+        tally.agent_changed(&a, AgentStateKind::OnCall, t + 61_000, None);
+        tally.agent_changed(&a, AgentStateKind::NotReady, t + 64_000, None);
+        let today = tally.since(&q, t);
+        assert_eq!((today.busy_ms, today.staffed_ms), (3_000, 5_000));
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use switchboard_proto::v1 as pb;
 use switchboard_routing::plan::{CustomerStore, Router, RoutingConfig};
-use switchboard_routing::{CallId, Timestamp};
+use switchboard_routing::{AgentStateKind, CallId, Timestamp};
 use tokio::sync::{broadcast, watch};
 
 use crate::auth::Auth;
@@ -173,7 +173,28 @@ impl Switchboard {
         let mut recovered_calls = crate::cdr::CallFold::default();
         let recovery = match &journal_settings.dir {
             Some(dir) => {
-                let mut recovered = crate::journal::recover(dir)
+                // Agent time replayed counts in the queues the configuration at start gives
+                // each agent's profile at the time (changed through the API or not).
+                let queues = &config.routing.queues;
+                let profiles: std::collections::HashMap<_, _> =
+                    config.routing.agents.iter().map(|a| (&a.id, a)).collect();
+                let members =
+                    |agent: &switchboard_routing::AgentId,
+                     live: &switchboard_routing::LiveState| {
+                        let profile = match live.profiles.get(agent) {
+                            Some(Some(profile)) => profile,
+                            Some(None) => return None,
+                            None => *profiles.get(agent)?,
+                        };
+                        Some(
+                            queues
+                                .iter()
+                                .filter(|q| q.accepts(profile))
+                                .map(|q| q.id.clone())
+                                .collect(),
+                        )
+                    };
+                let mut recovered = crate::journal::recover_with(dir, &members)
                     .map_err(|e| anyhow::anyhow!("journal recovery: {e}"))?;
                 // Calls the journal holds neither in a queue nor in a plan session (between
                 // two plan steps at the crash) never end: their open records go. Calls in
@@ -183,7 +204,9 @@ impl Switchboard {
                     live.calls.keys().chain(live.sessions.keys()).cloned().collect();
                 recovered.snapshot.calls.retain(|call| held.contains(call));
                 recovered.snapshot.tally.thresholds = stats.thresholds();
-                stats.restore_calls(&recovered.snapshot.tally);
+                // Agent time up to the last journaled record counts; the outage does not.
+                recovered.snapshot.tally.restart_agents(now.as_millis() as i64);
+                stats.restore(&recovered.snapshot.tally);
                 // Records finished before the crash that SQLite may not have: written again,
                 // idempotently (one row per switch, call id and arrival).
                 let replayed = recovered.snapshot.unwritten.len();
@@ -217,6 +240,10 @@ impl Switchboard {
         .map_err(|e| anyhow::anyhow!("cannot build the engine: {e}"))?;
         for agent in &config.routing.agents {
             hub.endpoints.insert(agent.id.clone(), crate::convert::endpoint(agent));
+        }
+        if let Some(journal) = &journal {
+            let engine = router.engine().clone();
+            journal.set_members(move |agent| engine.agent(agent).map(|a| a.queues));
         }
         let pump = Arc::new(PumpShared {
             stats: parking_lot::Mutex::new(stats),
@@ -264,6 +291,17 @@ impl Switchboard {
         let journal_writer = match recovery {
             Some((recovered, journal, journal_writer)) => {
                 board.recover(&recovered, now)?;
+                // The live statistics time the restored agents from now, as the tally does
+                // (the engine reports no change for an agent restored as it was).
+                let now_ms = now.as_millis() as i64;
+                let agents = board.router().engine().agents();
+                let mut stats = board.shared.pump.stats.lock();
+                for agent in
+                    agents.into_iter().filter(|a| a.state.kind() != AgentStateKind::LoggedOut)
+                {
+                    stats.agent_changed(&agent.profile.id, &agent.state, now_ms, agent.queues);
+                }
+                drop(stats);
                 let config = board.config();
                 let hash = crate::journal::text_hash(&config.text);
                 if let Some((generation, last)) = recovered.snapshot.config {

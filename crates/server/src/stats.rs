@@ -8,19 +8,25 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration as ChronoDuration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
 use switchboard_proto::v1 as pb;
 use switchboard_routing::{
     AgentId, AgentState, AgentStateKind, QueueConfig, QueueId, QueueSnapshot,
 };
 
+use crate::cdr::{StatKind, Tally};
+
 /// Length of a statistics interval, in minutes.
 pub const INTERVAL_MINUTES: i64 = 15;
 
-/// Counters of one queue over one window.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Window {
-    /// Window start, Unix milliseconds.
-    pub start_ms: i64,
+/// The counters of one queue over a span of time: calls and member agents' time. The one
+/// definition of them: the live windows ([`Window`]) and the journal's tally
+/// ([`crate::cdr::Tally`], 15-minute buckets carried in snapshots) both hold a `Counts`, so a
+/// new counter is a field here, in [`Counts::count`] or [`Counts::credit_agent`], and in
+/// [`Counts::add`]. Serialized in snapshots; a field missing from an older snapshot is zero.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Counts {
     /// Calls that entered the queue.
     pub offered: u64,
     /// Calls answered.
@@ -45,6 +51,88 @@ pub struct Window {
     pub staffed_ms: u64,
 }
 
+impl Counts {
+    /// Counts one statistic of a call, with the queue's service-level threshold.
+    pub fn count(&mut self, kind: StatKind, threshold_ms: u64) {
+        match kind {
+            StatKind::Entered => self.offered += 1,
+            StatKind::Answered { wait_ms } => {
+                self.answered += 1;
+                self.answered_wait_ms += wait_ms;
+                self.answered_within += u64::from(wait_ms <= threshold_ms);
+            }
+            StatKind::Abandoned { wait_ms } => {
+                self.abandoned += 1;
+                self.abandoned_within += u64::from(wait_ms <= threshold_ms);
+            }
+            StatKind::Overflowed => self.overflowed += 1,
+            StatKind::Handled { handle_ms } => {
+                self.handled += 1;
+                self.handled_ms += handle_ms;
+            }
+        }
+    }
+
+    /// Credits `ms` of a member agent's time in a state of kind `kind` (nothing if the state
+    /// is not staffed time).
+    pub fn credit_agent(&mut self, kind: AgentStateKind, ms: u64) {
+        if let Some(busy) = agent_time(kind) {
+            self.staffed_ms += ms;
+            if busy {
+                self.busy_ms += ms;
+            }
+        }
+    }
+
+    /// Adds `other` in, counter by counter.
+    pub fn add(&mut self, other: &Counts) {
+        // Destructured, so a new counter that is not summed here does not compile.
+        let Counts {
+            offered,
+            answered,
+            abandoned,
+            answered_within,
+            abandoned_within,
+            overflowed,
+            answered_wait_ms,
+            handled,
+            handled_ms,
+            busy_ms,
+            staffed_ms,
+        } = *other;
+        self.offered += offered;
+        self.answered += answered;
+        self.abandoned += abandoned;
+        self.answered_within += answered_within;
+        self.abandoned_within += abandoned_within;
+        self.overflowed += overflowed;
+        self.answered_wait_ms += answered_wait_ms;
+        self.handled += handled;
+        self.handled_ms += handled_ms;
+        self.busy_ms += busy_ms;
+        self.staffed_ms += staffed_ms;
+    }
+}
+
+/// Whether time in a state of kind `kind` is agent time: `None` if not staffed (logged out,
+/// not ready), else whether it is busy.
+pub fn agent_time(kind: AgentStateKind) -> Option<bool> {
+    match kind {
+        AgentStateKind::Available => Some(false),
+        AgentStateKind::Reserved | AgentStateKind::OnCall | AgentStateKind::WrapUp => Some(true),
+        AgentStateKind::LoggedOut | AgentStateKind::NotReady => None,
+    }
+}
+
+/// The counters of one queue over one window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Window {
+    /// Window start, Unix milliseconds.
+    pub start_ms: i64,
+    /// Its counters.
+    pub counts: Counts,
+}
+
 impl Window {
     fn fresh(start_ms: i64) -> Window {
         Window { start_ms, ..Window::default() }
@@ -53,23 +141,26 @@ impl Window {
     /// The API view; ratios are absent when their denominator is zero.
     pub fn view(&self) -> pb::WindowStats {
         let ratio = |num: u64, den: u64| (den > 0).then(|| num as f64 / den as f64);
+        let c = &self.counts;
         pb::WindowStats {
             start_unix_ms: self.start_ms,
-            offered: self.offered,
-            answered: self.answered,
-            abandoned: self.abandoned,
-            answered_within_threshold: self.answered_within,
-            abandoned_within_threshold: self.abandoned_within,
-            overflowed: self.overflowed,
-            service_level: ratio(self.answered_within, self.answered),
+            offered: c.offered,
+            answered: c.answered,
+            abandoned: c.abandoned,
+            answered_within_threshold: c.answered_within,
+            abandoned_within_threshold: c.abandoned_within,
+            overflowed: c.overflowed,
+            service_level: ratio(c.answered_within, c.answered),
             service_level_2: ratio(
-                self.answered_within + self.abandoned_within,
-                self.answered + self.abandoned,
+                c.answered_within + c.abandoned_within,
+                c.answered + c.abandoned,
             ),
-            asa_ms: self.answered_wait_ms.checked_div(self.answered),
-            aht_ms: self.handled_ms.checked_div(self.handled),
-            occupancy: ratio(self.busy_ms, self.staffed_ms),
-            handled: self.handled,
+            asa_ms: c.answered_wait_ms.checked_div(c.answered),
+            aht_ms: c.handled_ms.checked_div(c.handled),
+            occupancy: ratio(c.busy_ms, c.staffed_ms),
+            handled: c.handled,
+            busy_ms: c.busy_ms,
+            staffed_ms: c.staffed_ms,
         }
     }
 }
@@ -99,10 +190,6 @@ pub struct StatsState {
     /// Queue ids in configuration order, for stable listings.
     order: Vec<QueueId>,
     agents: HashMap<AgentId, AgentTrack>,
-}
-
-fn is_busy(kind: AgentStateKind) -> bool {
-    matches!(kind, AgentStateKind::Reserved | AgentStateKind::OnCall | AgentStateKind::WrapUp)
 }
 
 impl StatsState {
@@ -169,105 +256,68 @@ impl StatsState {
     }
 
     fn credit(&mut self, track: &AgentTrack, until_ms: i64) {
-        let staffed = matches!(track.kind, AgentStateKind::Available) || is_busy(track.kind);
-        if !staffed {
+        if agent_time(track.kind).is_none() {
             return;
         }
-        let busy = is_busy(track.kind);
         for q in &track.queues {
             if let Some(s) = self.queues.get_mut(q) {
                 for w in [&mut s.interval, &mut s.today] {
                     let from = track.since_ms.max(w.start_ms);
                     let d = u64::try_from(until_ms - from).unwrap_or(0);
-                    w.staffed_ms += d;
-                    if busy {
-                        w.busy_ms += d;
-                    }
+                    w.counts.credit_agent(track.kind, d);
                 }
             }
         }
     }
 
-    fn bump(&mut self, queue: &QueueId, f: impl Fn(&mut Window, u64)) {
+    fn count(&mut self, queue: &QueueId, kind: StatKind) {
         if let Some(q) = self.queues.get_mut(queue) {
-            let threshold = q.threshold_ms;
-            f(&mut q.interval, threshold);
-            f(&mut q.today, threshold);
+            q.interval.counts.count(kind, q.threshold_ms);
+            q.today.counts.count(kind, q.threshold_ms);
         }
     }
 
     /// A call entered `queue` (first offer or queued).
     pub fn entered(&mut self, queue: &QueueId) {
-        self.bump(queue, |w, _| w.offered += 1);
+        self.count(queue, StatKind::Entered);
     }
 
     /// An agent answered after `wait_ms`.
     pub fn answered(&mut self, queue: &QueueId, wait_ms: u64) {
-        self.bump(queue, |w, threshold| {
-            w.answered += 1;
-            w.answered_wait_ms += wait_ms;
-            if wait_ms <= threshold {
-                w.answered_within += 1;
-            }
-        });
+        self.count(queue, StatKind::Answered { wait_ms });
     }
 
     /// The caller hung up after `wait_ms` without an answer.
     pub fn abandoned(&mut self, queue: &QueueId, wait_ms: u64) {
-        self.bump(queue, |w, threshold| {
-            w.abandoned += 1;
-            if wait_ms <= threshold {
-                w.abandoned_within += 1;
-            }
-        });
+        self.count(queue, StatKind::Abandoned { wait_ms });
     }
 
     /// The call left the queue at its wait limit.
     pub fn overflowed(&mut self, queue: &QueueId) {
-        self.bump(queue, |w, _| w.overflowed += 1);
+        self.count(queue, StatKind::Overflowed);
     }
 
     /// A call's talk and wrap-up finished.
     pub fn handled(&mut self, queue: &QueueId, handle_ms: u64) {
-        self.bump(queue, |w, _| {
-            w.handled += 1;
-            w.handled_ms += handle_ms;
-        });
+        self.count(queue, StatKind::Handled { handle_ms });
     }
 
     /// Counts a statistic the call-record fold implied.
     pub fn apply(&mut self, effect: &crate::cdr::StatEffect) {
-        use crate::cdr::StatKind;
-        match effect.kind {
-            StatKind::Entered => self.entered(&effect.queue),
-            StatKind::Answered { wait_ms } => self.answered(&effect.queue, wait_ms),
-            StatKind::Abandoned { wait_ms } => self.abandoned(&effect.queue, wait_ms),
-            StatKind::Overflowed => self.overflowed(&effect.queue),
-            StatKind::Handled { handle_ms } => self.handled(&effect.queue, handle_ms),
-        }
+        self.count(&effect.queue, effect.kind);
     }
 
-    /// The service-level thresholds per queue, ms, for a [`crate::cdr::Tally`].
+    /// The service-level thresholds per queue, ms, for a [`Tally`].
     pub fn thresholds(&self) -> std::collections::BTreeMap<QueueId, u64> {
         self.queues.iter().map(|(q, s)| (q.clone(), s.threshold_ms)).collect()
     }
 
-    /// Puts back the call counters of the current interval and day from a tally rebuilt from
-    /// the journal (after a restart). Agent time (occupancy) is not journaled per window and
-    /// starts again from the restart.
-    pub fn restore_calls(&mut self, tally: &crate::cdr::Tally) {
+    /// Puts back the counters of the current interval and day from a tally rebuilt from the
+    /// journal (after a restart): the call counters and the agent time it had credited.
+    pub fn restore(&mut self, tally: &Tally) {
         for (queue, q) in &mut self.queues {
             for w in [&mut q.interval, &mut q.today] {
-                let c = tally.since(queue, w.start_ms);
-                w.offered += c.offered;
-                w.answered += c.answered;
-                w.abandoned += c.abandoned;
-                w.answered_within += c.answered_within;
-                w.abandoned_within += c.abandoned_within;
-                w.overflowed += c.overflowed;
-                w.answered_wait_ms += c.answered_wait_ms;
-                w.handled += c.handled;
-                w.handled_ms += c.handled_ms;
+                w.counts.add(&tally.since(queue, w.start_ms));
             }
         }
     }
@@ -390,15 +440,9 @@ impl AgentTotals {
         }
         self.logged_in += 1;
         // Ongoing states count up to now.
-        let staffed = track.kind == AgentStateKind::Available || is_busy(track.kind);
-        if staffed {
-            for w in [&mut self.interval, &mut self.today] {
-                let d = u64::try_from(now_ms - track.since_ms.max(w.start_ms)).unwrap_or(0);
-                w.staffed_ms += d;
-                if is_busy(track.kind) {
-                    w.busy_ms += d;
-                }
-            }
+        for w in [&mut self.interval, &mut self.today] {
+            let d = u64::try_from(now_ms - track.since_ms.max(w.start_ms)).unwrap_or(0);
+            w.counts.credit_agent(track.kind, d);
         }
     }
 }

@@ -30,9 +30,9 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 use serde::{Deserialize, Serialize};
-use switchboard_routing::{AgentId, AgentProfile, Event, LiveState, SessionChange};
+use switchboard_routing::{AgentId, AgentProfile, Event, LiveState, QueueId, SessionChange};
 
-pub use recover::{recover, Recovered};
+pub use recover::{recover, recover_with, Recovered};
 
 /// What a journal record says.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -70,7 +70,7 @@ pub struct Snapshot {
     /// Call records not finished yet.
     #[serde(default)]
     pub calls: crate::cdr::CallFold,
-    /// Call statistics of the last two days, for today's statistics.
+    /// Call statistics and agent time of the last two days, for today's statistics.
     #[serde(default)]
     pub tally: crate::cdr::Tally,
     /// Finished call records, with the record that finished them, not known to be in SQLite
@@ -79,13 +79,34 @@ pub struct Snapshot {
     pub unwritten: Vec<(u64, crate::records::CallRecord)>,
 }
 
+/// An agent's member queues now, for the tally's agent time (`None`: unknown).
+pub type Members = dyn Fn(&AgentId) -> Option<Vec<QueueId>> + Send + Sync;
+
+/// An agent's member queues given the state folded so far (its profile may have changed
+/// through the API), for the tally's agent time (`None`: unknown).
+pub type MembersIn<'a> = dyn Fn(&AgentId, &LiveState) -> Option<Vec<QueueId>> + 'a;
+
 impl Snapshot {
-    /// Folds one record in.
+    /// Folds one record in, with agents' memberships unknown (an agent's time counts in the
+    /// queues of its last state).
     pub fn apply(&mut self, seq: u64, record: &Record) {
+        self.apply_with(seq, record, &|_, _| None);
+    }
+
+    /// Folds one record in; `members` gives an agent's member queues for its agent time.
+    pub fn apply_with(&mut self, seq: u64, record: &Record, members: &MembersIn<'_>) {
         self.seq = seq;
         let folded = match record {
             Record::Event(event) => {
                 self.state.apply(event);
+                if let Event::AgentStateChanged { agent, state, at, .. } = event {
+                    let at_ms = i64::try_from(at.as_millis()).unwrap_or(i64::MAX);
+                    let queues = members(agent, &self.state);
+                    self.tally.agent_changed(agent, state.kind(), at_ms, queues);
+                } else {
+                    let at = crate::cdr::event_time(event).as_millis();
+                    self.tally.saw(i64::try_from(at).unwrap_or(i64::MAX));
+                }
                 self.calls.event(event)
             }
             Record::Call(fact) => self.calls.fact(fact),
@@ -95,6 +116,7 @@ impl Snapshot {
             }
             Record::AgentRemoved(agent) => {
                 self.state.remove_agent(agent);
+                self.tally.agent_removed(agent);
                 return;
             }
             Record::Config { generation, hash } => {
@@ -226,6 +248,8 @@ struct Shared {
     pending_bytes: AtomicUsize,
     settings: JournalSettings,
     dir: PathBuf,
+    /// Agents' member queues, for the tally's agent time; set once the engine exists.
+    members: std::sync::OnceLock<Box<Members>>,
     /// Records written and fsyncs done, for benchmarks and metrics.
     writes: AtomicU64,
     syncs: AtomicU64,
@@ -301,6 +325,7 @@ impl Journal {
             pending_bytes: AtomicUsize::new(0),
             settings,
             dir: dir.to_path_buf(),
+            members: std::sync::OnceLock::new(),
             writes: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
         });
@@ -336,6 +361,18 @@ impl Journal {
         drop(pending);
         self.shared.wake.notify_one();
         seq
+    }
+
+    /// Tells the writer where agents' member queues come from (the engine), so the tally
+    /// credits agent time to the queues the live statistics credit it to. Set once; until
+    /// then an agent's time counts in the queues of its previous state.
+    pub fn set_members(
+        &self,
+        members: impl Fn(&AgentId) -> Option<Vec<QueueId>> + Send + Sync + 'static,
+    ) {
+        if self.shared.members.set(Box::new(members)).is_err() {
+            tracing::warn!("journal memberships already set");
+        }
     }
 
     /// Runs `action` once `seq` is durable (at once if it is).
@@ -471,8 +508,11 @@ impl Journal {
                 let last = *last;
                 since_snapshot += records.len() as u64;
                 let finished_before = state.unwritten.len();
+                let members = |agent: &AgentId, _: &LiveState| {
+                    self.shared.members.get().and_then(|m| m(agent))
+                };
                 for (seq, record) in &records {
-                    state.apply(*seq, record);
+                    state.apply_with(*seq, record, &members);
                 }
                 // Batch: written to the OS is durable against a process crash.
                 self.publish_durable(last);

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::format::{self, read_segment};
-use super::{JournalError, Record, Snapshot};
+use super::{JournalError, MembersIn, Record, Snapshot};
 
 /// Kinds of journal files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +46,12 @@ pub struct Recovered {
 /// the last segment (a crash mid-write) is cut off with a warning; a bad record anywhere else,
 /// or one followed by valid records, is an error naming the file and offset, never skipped.
 pub fn recover(dir: &Path) -> Result<Recovered, JournalError> {
+    recover_with(dir, &|_, _| None)
+}
+
+/// [`recover`], with `members` giving agents' member queues for the tally's agent time
+/// (from the configuration at start and the profiles folded so far).
+pub fn recover_with(dir: &Path, members: &MembersIn<'_>) -> Result<Recovered, JournalError> {
     let mut snapshots = Vec::new();
     let mut segments = Vec::new();
     match std::fs::read_dir(dir) {
@@ -104,7 +110,7 @@ pub fn recover(dir: &Path) -> Result<Recovered, JournalError> {
                     offset: frame.offset,
                     reason: format!("record {} cannot be decoded: {e}", frame.seq),
                 })?;
-            recovered.snapshot.apply(frame.seq, &record);
+            recovered.snapshot.apply_with(frame.seq, &record, members);
             recovered.records += 1;
             expected += 1;
         }
