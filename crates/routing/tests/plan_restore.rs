@@ -376,16 +376,27 @@ fn a_reload_starts_the_splits_over_and_a_restore_continues_the_new_generation() 
     let r = router(SPLITS, journal.clone());
     vendors(&r, "old-", 5, at(0));
     // A caller in the IVR of the old configuration reaches its split after the reload.
-    assert_eq!(short(&r.start_call(call("ivr", "+331", "+301"), at(0)).expect("ivr")), "collect main");
+    assert_eq!(
+        short(&r.start_call(call("ivr", "+331", "+301"), at(0)).expect("ivr")),
+        "collect main"
+    );
     let config = RoutingConfig::from_toml(SPLITS).expect("config");
     let reloaded = r.reload(config, CustomerStore::default(), at(1)).expect("reload");
     let fresh = router(SPLITS, Arc::new(Journal::default()));
-    assert_eq!(vendors(&reloaded, "new-", 7, at(2)), vendors(&fresh, "new-", 7, at(2)), "fresh splits");
+    assert_eq!(
+        vendors(&reloaded, "new-", 7, at(2)),
+        vendors(&fresh, "new-", 7, at(2)),
+        "fresh splits"
+    );
     reloaded.submit_digits(&"ivr".into(), Some("1"), at(3)).expect("digits");
 
     let live = journal.fold();
     assert_eq!(live.splits, reloaded.live_state().splits);
-    assert_eq!(live.splits.picks_of("vendors", "split"), 7, "the old generation's picks do not count");
+    assert_eq!(
+        live.splits.picks_of("vendors", "split"),
+        7,
+        "the old generation's picks do not count"
+    );
     assert_eq!(live.splits.picks_of("ivr", "split"), 0);
     assert_eq!(fold_sessions_reversed(&journal).splits, live.splits);
 

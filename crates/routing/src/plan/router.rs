@@ -25,8 +25,7 @@ use crate::error::Error;
 use crate::event::{Event, Observer, Offer};
 use crate::ids::{AgentId, CallId, QueueId};
 use crate::live::{
-    LiveAwaiting, LiveLastAgent, LiveSession, LiveSplits, LiveState, LiveTraceStep,
-    SessionChange,
+    LiveAwaiting, LiveLastAgent, LiveSession, LiveSplits, LiveState, LiveTraceStep, SessionChange,
 };
 use crate::queue::QueueConfig;
 use crate::skills::SkillRequirement;
@@ -669,12 +668,16 @@ impl Router {
         let continued = gen.id.load(Ordering::Relaxed) == journaled;
         for (plan_name, nodes) in state.splits.picks.iter().filter(|_| continued) {
             for (node_name, picks) in nodes {
-                let split = gen.config.plans.iter().enumerate().find(|(_, p)| p.name == *plan_name).and_then(
-                    |(p, plan)| {
+                let split = gen
+                    .config
+                    .plans
+                    .iter()
+                    .enumerate()
+                    .find(|(_, p)| p.name == *plan_name)
+                    .and_then(|(p, plan)| {
                         let n = plan.nodes.iter().position(|n| n.name == *node_name)?;
                         Some((&plan.nodes[n].kind, gen.splits[p][n].as_ref()?))
-                    },
-                );
+                    });
                 match split {
                     Some((kind, split)) => {
                         let mut wrr = Generation::fresh_split(kind);
