@@ -70,8 +70,8 @@ pub use error::Error;
 pub use event::{Event, EventLog, NoObserver, Observer, Offer, OfferOutcome};
 pub use ids::{AgentId, CallId, QueueId, Skill, MAX_ID_LEN_BYTES};
 pub use live::{
-    LiveAgent, LiveAwaiting, LiveCall, LiveLastAgent, LiveSession, LiveState, LiveTraceStep,
-    SessionChange,
+    LiveAgent, LiveAwaiting, LiveCall, LiveLastAgent, LiveSession, LiveSplits, LiveState,
+    LiveTraceStep, SessionChange,
 };
 pub use policy::SelectionPolicy;
 pub use queue::{QueueConfig, QueueCounters, QueueSnapshot, QueueTotals};

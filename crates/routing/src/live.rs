@@ -57,6 +57,42 @@ pub struct LiveState {
     /// Customer key (customer id or caller number) to the agent who last answered them.
     #[serde(default)]
     pub last_agents: BTreeMap<String, LiveLastAgent>,
+    /// The router pruned last-agent entries answered before this (older than the longest
+    /// lookback of the configuration): older entries are dropped by
+    /// [`LiveState::prune_last_agents`] and ignored when folded.
+    #[serde(default)]
+    pub last_agents_expired_before: Timestamp,
+    /// Positions of the `percentage` and `round_robin` nodes.
+    #[serde(default)]
+    pub splits: LiveSplits,
+}
+
+/// Where the splits of the router's current configuration are: a count of picks per node.
+/// A split's state after `n` picks is its state after `n mod sum(weights)` picks, so the
+/// count is all a restart needs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveSplits {
+    /// The router's configuration generation the picks were made in. Picks of a newer
+    /// generation (a reload) start the counts over; picks of an older one (a call finishing
+    /// its plan in the configuration it started in) do not count.
+    pub generation: u64,
+    /// Plan name to node name to picks since that configuration was loaded.
+    pub picks: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+impl LiveSplits {
+    /// Forgets every position and moves to the next generation, as a configuration load
+    /// does: for a restart with a configuration other than the one journaled last. Picks the
+    /// restored router makes then count from zero, in a generation newer than any journaled.
+    pub fn start_over(&mut self) {
+        self.generation += 1;
+        self.picks.clear();
+    }
+
+    /// Picks of `node` of `plan` so far.
+    pub fn picks_of(&self, plan: &str, node: &str) -> u64 {
+        self.picks.get(plan).and_then(|nodes| nodes.get(node)).copied().unwrap_or(0)
+    }
 }
 
 /// A call's routing-plan session as plain data. Plans and nodes are named, not indexed, so a
@@ -121,6 +157,24 @@ pub enum SessionChange {
         customer: String,
         /// The agent and when.
         last: LiveLastAgent,
+    },
+    /// The router pruned the last-agent entries answered before `before`: no last-agent
+    /// node of its configuration looks back that far.
+    LastAgentsExpired {
+        /// Entries answered earlier are gone.
+        before: Timestamp,
+    },
+    /// A `percentage` or `round_robin` node picked a branch.
+    SplitPicked {
+        /// The router's configuration generation ([`LiveSplits::generation`]).
+        generation: u64,
+        /// The plan's name.
+        plan: String,
+        /// The node's name.
+        node: String,
+        /// Picks of this node in this generation, this one included: reports of two
+        /// concurrent picks may arrive in either order, the highest count wins.
+        picks: u64,
     },
 }
 
@@ -210,12 +264,40 @@ impl LiveState {
                 self.sessions.remove(call);
             }
             SessionChange::LastAgent { customer, last } => {
-                let newer = self.last_agents.get(customer).is_none_or(|l| last.at >= l.at);
+                let newer = last.at >= self.last_agents_expired_before
+                    && self.last_agents.get(customer).is_none_or(|l| last.at >= l.at);
                 if newer {
                     self.last_agents.insert(customer.clone(), last.clone());
                 }
             }
+            SessionChange::LastAgentsExpired { before } => {
+                // Only the bound moves here: pruning is a scan of every entry, done when a
+                // snapshot is taken (which writes every entry anyway).
+                self.last_agents_expired_before = self.last_agents_expired_before.max(*before);
+            }
+            SessionChange::SplitPicked { generation, plan, node, picks } => {
+                if *generation > self.splits.generation {
+                    self.splits = LiveSplits { generation: *generation, picks: BTreeMap::new() };
+                }
+                if *generation == self.splits.generation {
+                    let count = self
+                        .splits
+                        .picks
+                        .entry(plan.clone())
+                        .or_default()
+                        .entry(node.clone())
+                        .or_insert(0);
+                    *count = (*count).max(*picks);
+                }
+            }
         }
+    }
+
+    /// Drops the last-agent entries answered before [`LiveState::last_agents_expired_before`],
+    /// so a snapshot holds only customers served within the configuration's lookback.
+    pub fn prune_last_agents(&mut self) {
+        let before = self.last_agents_expired_before;
+        self.last_agents.retain(|_, last| last.at >= before);
     }
 
     /// An agent profile was created or changed through the API.

@@ -259,3 +259,213 @@ fn sessions_the_new_configuration_cannot_place_are_dropped_and_listed() {
     }
     assert!(after.sessions.is_empty());
 }
+
+/// A 70/30 vendor split whose 30 goes on to a round robin over three more vendors, and an
+/// IVR whose caller reaches the same split only after pressing 1.
+const SPLITS: &str = r#"
+[[queues]]
+id = "sales"
+skills = { sales = 1 }
+
+[[entry_points]]
+number = "+300"
+plan = "vendors"
+
+[[entry_points]]
+number = "+301"
+plan = "ivr"
+
+[plans.vendors]
+start = "split"
+[plans.vendors.nodes.split]
+type = "percentage"
+branches = [{ weight = 70, next = "a" }, { weight = 30, next = "rr" }]
+[plans.vendors.nodes.rr]
+type = "round_robin"
+targets = ["b1", "b2", "b3"]
+[plans.vendors.nodes.a]
+type = "transfer"
+number = "a"
+[plans.vendors.nodes.b1]
+type = "transfer"
+number = "b1"
+[plans.vendors.nodes.b2]
+type = "transfer"
+number = "b2"
+[plans.vendors.nodes.b3]
+type = "transfer"
+number = "b3"
+
+[plans.ivr]
+start = "menu"
+[plans.ivr.nodes.menu]
+type = "menu"
+prompt = "main"
+options = { "1" = "split" }
+on_failure = "a"
+[plans.ivr.nodes.split]
+type = "percentage"
+branches = [{ weight = 70, next = "a" }, { weight = 30, next = "b" }]
+[plans.ivr.nodes.a]
+type = "transfer"
+number = "a"
+[plans.ivr.nodes.b]
+type = "transfer"
+number = "b"
+"#;
+
+/// Where the next `n` calls of the vendor split go.
+fn vendors(r: &Router, prefix: &str, n: usize, now: Timestamp) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let d = r.start_call(call(&format!("{prefix}{i}"), "+339", "+300"), now).expect("call");
+            match d.action {
+                Action::Transfer { number } => number,
+                other => panic!("{other:?}"),
+            }
+        })
+        .collect()
+}
+
+/// The journal folded with its session changes in reverse order: the order two threads'
+/// reports may arrive in.
+fn fold_sessions_reversed(journal: &Journal) -> LiveState {
+    let mut live = LiveState::default();
+    for entry in journal.0.lock().iter().rev() {
+        if let Entry::Session(c) = entry {
+            live.apply_session(c);
+        }
+    }
+    live
+}
+
+#[test]
+fn a_split_continues_at_its_position_after_a_restore() {
+    let journal = Arc::new(Journal::default());
+    let r = router(SPLITS, journal.clone());
+    // 103 calls from four threads at once: picks interleave and their reports may arrive out
+    // of order. 103 is no multiple of either cycle (100 and 3).
+    let went: Vec<String> = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let r = r.clone();
+                let calls = if t == 0 { 28 } else { 25 };
+                s.spawn(move || vendors(&r, &format!("t{t}-"), calls, at(0)))
+            })
+            .collect();
+        threads.into_iter().flat_map(|t| t.join().expect("thread")).collect()
+    });
+    let live = journal.fold();
+    let splits = r.live_state().splits;
+    assert_eq!(splits.picks_of("vendors", "split"), 103);
+    let to_rr = went.iter().filter(|v| *v != "a").count() as u64;
+    assert_eq!(splits.picks_of("vendors", "rr"), to_rr);
+    assert_eq!(live.splits, splits, "the fold counts every pick");
+    assert_eq!(fold_sessions_reversed(&journal).splits, splits, "whatever the report order");
+
+    let (restored, _) = restarted(SPLITS, &live, at(1));
+    // The restored router goes on exactly as the one that never stopped.
+    let went_on = vendors(&r, "after-", 250, at(2));
+    assert_eq!(vendors(&restored, "after-", 250, at(2)), went_on);
+    assert_eq!(restored.live_state().splits, r.live_state().splits);
+}
+
+#[test]
+fn a_reload_starts_the_splits_over_and_a_restore_continues_the_new_generation() {
+    let journal = Arc::new(Journal::default());
+    let r = router(SPLITS, journal.clone());
+    vendors(&r, "old-", 5, at(0));
+    // A caller in the IVR of the old configuration reaches its split after the reload.
+    assert_eq!(
+        short(&r.start_call(call("ivr", "+331", "+301"), at(0)).expect("ivr")),
+        "collect main"
+    );
+    let config = RoutingConfig::from_toml(SPLITS).expect("config");
+    let reloaded = r.reload(config, CustomerStore::default(), at(1)).expect("reload");
+    let fresh = router(SPLITS, Arc::new(Journal::default()));
+    assert_eq!(
+        vendors(&reloaded, "new-", 7, at(2)),
+        vendors(&fresh, "new-", 7, at(2)),
+        "fresh splits"
+    );
+    reloaded.submit_digits(&"ivr".into(), Some("1"), at(3)).expect("digits");
+
+    let live = journal.fold();
+    assert_eq!(live.splits, reloaded.live_state().splits);
+    assert_eq!(
+        live.splits.picks_of("vendors", "split"),
+        7,
+        "the old generation's picks do not count"
+    );
+    assert_eq!(live.splits.picks_of("ivr", "split"), 0);
+    assert_eq!(fold_sessions_reversed(&journal).splits, live.splits);
+
+    let (restored, restored_journal) = restarted(SPLITS, &live, at(4));
+    assert_eq!(vendors(&restored, "after-", 120, at(5)), vendors(&reloaded, "after-", 120, at(5)));
+    // The restored router reports in the journaled generation, so its picks count on.
+    let mut after = live.clone();
+    for entry in restored_journal.0.lock().iter() {
+        if let Entry::Session(c) = entry {
+            after.apply_session(c);
+        }
+    }
+    assert_eq!(after.splits.picks_of("vendors", "split"), 127);
+    // A restart with another configuration starts over, as a reload does.
+    let mut other = live.clone();
+    other.splits.start_over();
+    let (started_over, _) = restarted(SPLITS, &other, at(6));
+    let fresh = router(SPLITS, Arc::new(Journal::default()));
+    assert_eq!(vendors(&started_over, "x-", 20, at(7)), vendors(&fresh, "x-", 20, at(7)));
+    assert!(started_over.live_state().splits.generation > live.splits.generation);
+}
+
+/// Ana answers a call of `caller` at `answered`.
+fn served(r: &Router, id: &str, caller: &str, answered: Timestamp) {
+    let d = r.start_call(call(id, caller, "+100"), answered).expect("call");
+    assert_eq!(short(&d), "connect ana");
+    r.engine().call_answered(&id.into(), answered).expect("answer");
+    r.engine().call_ended(&id.into(), answered).expect("end");
+}
+
+fn last_agent_keys(live: &LiveState) -> Vec<&str> {
+    live.last_agents.keys().map(|k| k.as_str()).collect()
+}
+
+#[test]
+fn last_agents_older_than_the_longest_lookback_are_pruned() {
+    let journal = Arc::new(Journal::default());
+    let r = router(CONFIG, journal.clone());
+    r.engine().login(&"ana".into(), true, at(0)).expect("login");
+    served(&r, "c1", "+331", at(3));
+    served(&r, "c2", "+333", at(3));
+    served(&r, "c3", "+332", at(1000));
+    served(&r, "c4", "+331", at(2000));
+    // The lookback is 3600 s: at 3603 s everything is still usable.
+    r.advance(at(3603));
+    assert_eq!(last_agent_keys(&r.live_state()), ["+331", "+332", "+333"]);
+    // +333 is forgotten; +331 stays (served again at 2000 s).
+    r.advance(at(3604));
+    assert_eq!(last_agent_keys(&r.live_state()), ["+331", "+332"]);
+    let mut live = journal.fold();
+    live.prune_last_agents();
+    assert_eq!(live.last_agents, r.live_state().last_agents);
+    assert_eq!(live.last_agents_expired_before, at(4));
+
+    r.advance(at(4601));
+    assert_eq!(last_agent_keys(&r.live_state()), ["+331"]);
+    let mut live = journal.fold();
+    live.prune_last_agents();
+    assert_eq!(live.last_agents, r.live_state().last_agents);
+    // A report of an answer older than the bound arriving late is no entry.
+    live.apply_session(&SessionChange::LastAgent {
+        customer: "+334".into(),
+        last: switchboard_routing::LiveLastAgent { agent: "ana".into(), at: at(1000) },
+    });
+    assert_eq!(last_agent_keys(&live), ["+331"]);
+
+    // An unpruned fold restores only what is within the bound.
+    let (restored, _) = restarted(CONFIG, &journal.fold(), at(4602));
+    assert_eq!(last_agent_keys(&restored.live_state()), ["+331"]);
+    restored.advance(at(5601));
+    assert!(restored.live_state().last_agents.is_empty(), "+331 served at 2000 s");
+}

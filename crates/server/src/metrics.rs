@@ -36,7 +36,8 @@ pub struct RpcLabel {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RecoveredLabel {
     /// `agent_<state>`, `call_queued`, `call_offered`, `call_connected`, `offer_expired`,
-    /// `dropped`, `torn_tail`.
+    /// `plan_session_queued`, `plan_session_ivr`, `last_agent`, `split_position`, `dropped`,
+    /// `torn_tail`.
     pub kind: String,
 }
 

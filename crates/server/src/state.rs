@@ -196,6 +196,13 @@ impl Switchboard {
                     };
                 let mut recovered = crate::journal::recover_with(dir, &members)
                     .map_err(|e| anyhow::anyhow!("journal recovery: {e}"))?;
+                // Another configuration than the one journaled last is a configuration load:
+                // its splits start over, as after a reload (in a generation newer than any
+                // journaled, so the journal's fold starts their counts over too).
+                let hash = crate::journal::text_hash(&config.text);
+                if recovered.snapshot.config.is_some_and(|(_, last)| last != hash) {
+                    recovered.snapshot.state.splits.start_over();
+                }
                 // Calls the journal holds neither in a queue nor in a plan session (between
                 // two plan steps at the crash) never end: their open records go. Calls in
                 // wrap-up stay until the agent leaves it.
@@ -350,6 +357,7 @@ impl Switchboard {
         count("plan_session_queued".into(), plans.queued);
         count("plan_session_ivr".into(), plans.ivr);
         count("last_agent".into(), plans.last_agents);
+        count("split_position".into(), plans.splits);
         count("dropped".into(), plans.dropped.len());
         count("torn_tail".into(), recovered.truncated.len());
         for problem in report.dropped.iter().chain(&plans.dropped) {
@@ -369,6 +377,7 @@ impl Switchboard {
             plan_sessions_queued = plans.queued,
             plan_sessions_ivr = plans.ivr,
             last_agents = plans.last_agents,
+            split_positions = plans.splits,
             dropped = report.dropped.len() + plans.dropped.len(),
             torn_tails = recovered.truncated.len(),
             "journal recovered"

@@ -1,8 +1,10 @@
 //! Runs routing plans: walks a call through its entry point's plan, hands it to the engine,
 //! and keeps what a plan needs between steps (IVR sessions, last agents, split state).
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,15 +25,19 @@ use crate::error::Error;
 use crate::event::{Event, Observer, Offer};
 use crate::ids::{AgentId, CallId, QueueId};
 use crate::live::{
-    LiveAwaiting, LiveLastAgent, LiveSession, LiveState, LiveTraceStep, SessionChange,
+    LiveAwaiting, LiveLastAgent, LiveSession, LiveSplits, LiveState, LiveTraceStep, SessionChange,
 };
 use crate::queue::QueueConfig;
 use crate::skills::SkillRequirement;
-use crate::time::Timestamp;
+use crate::time::{duration_millis, Timestamp};
 
 /// Most nodes one walk may visit before it stops: a guard against loops a plan author made
 /// through caller-free branches (which `config check` also rejects).
 pub const MAX_STEPS_PER_WALK: usize = 64;
+
+/// Shortest time between two prunings of last-agent entries (in the time [`Router::advance`]
+/// is given), so a timer ticking every few milliseconds journals at most one expiry a second.
+pub const LAST_AGENT_PRUNE_EVERY: Duration = Duration::from_secs(1);
 
 /// A call as the switch presents it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -239,6 +245,8 @@ pub struct SessionRestoreReport {
     pub ivr: usize,
     /// Last-agent entries.
     pub last_agents: usize,
+    /// Split nodes (`percentage`, `round_robin`) put back at their position.
+    pub splits: usize,
     /// Sessions not restored, and why (a plan or node the configuration no longer has, a
     /// queued call the engine did not restore).
     pub dropped: Vec<String>,
@@ -250,6 +258,16 @@ struct PlanState {
     sessions: DashMap<CallId, Session, foldhash::fast::RandomState>,
     /// Customer key (customer id or caller number) to the agent who last answered them.
     last_agent: DashMap<String, (AgentId, Timestamp), foldhash::fast::RandomState>,
+    /// Every `last_agent` insertion by answer time, oldest first, so pruning takes only the
+    /// expired entries instead of scanning the map. An entry superseded by a newer answer
+    /// for the same customer stays until it expires (the map entry is then left alone).
+    last_agent_expiry: Mutex<BinaryHeap<Reverse<(Timestamp, String)>>>,
+    /// Earliest time (ms) of the next pruning.
+    next_prune_ms: AtomicU64,
+    /// The last bound pruned to (ms): entries answered earlier are gone.
+    expired_before_ms: AtomicU64,
+    /// The newest configuration generation id handed out.
+    generations: AtomicU64,
     /// Calls that timed out of a queue, waiting for [`Router::advance`] to resume their plan.
     timed_out: Mutex<Vec<(NewCall, Timestamp)>>,
     downstream: Arc<dyn Observer>,
@@ -265,6 +283,14 @@ impl PlanState {
             self.downstream.on_session(&change());
         }
     }
+
+    /// Remembers that `agent` served `customer` at `at` (no report: the callers do that).
+    fn remember(&self, customer: String, agent: AgentId, at: Timestamp) {
+        // The map's shard lock is released before the heap's lock is taken; pruning takes
+        // them in the other order but never both at once either.
+        self.last_agent.insert(customer.clone(), (agent, at));
+        self.last_agent_expiry.lock().push(Reverse((at, customer)));
+    }
 }
 
 impl Observer for PlanObserver {
@@ -274,7 +300,7 @@ impl Observer for PlanObserver {
             Event::CallAnswered { call, agent, at, .. } => {
                 let key = state.sessions.get(call).map(|s| s.customer_key());
                 if let Some(key) = key {
-                    state.last_agent.insert(key.clone(), (agent.clone(), *at));
+                    state.remember(key.clone(), agent.clone(), *at);
                     state.report_session(|| SessionChange::LastAgent {
                         customer: key,
                         last: LiveLastAgent { agent: agent.clone(), at: *at },
@@ -305,10 +331,23 @@ pub struct Router {
 
 /// One loaded configuration with the state that belongs to it.
 struct Generation {
+    /// Which configuration load this is ([`LiveSplits::generation`]). Set once, except by
+    /// [`Router::restore_sessions`], which continues the journaled generation.
+    id: AtomicU64,
     config: RoutingConfig,
     customers: CustomerStore,
     /// Split state per plan and node (`None` for other nodes).
-    splits: Vec<Vec<Option<Mutex<SmoothWeighted>>>>,
+    splits: Vec<Vec<Option<Mutex<Split>>>>,
+    /// The longest lookback of the configuration's `last_agent` nodes (zero without any):
+    /// an entry older than this can never be used.
+    last_agent_horizon: Duration,
+}
+
+/// One split node's state and how many picks made it.
+#[derive(Debug)]
+struct Split {
+    wrr: SmoothWeighted,
+    picks: u64,
 }
 
 impl fmt::Debug for Generation {
@@ -318,7 +357,7 @@ impl fmt::Debug for Generation {
 }
 
 impl Generation {
-    fn new(config: RoutingConfig, customers: CustomerStore) -> Generation {
+    fn new(id: u64, config: RoutingConfig, customers: CustomerStore) -> Generation {
         let splits = config
             .plans
             .iter()
@@ -326,22 +365,43 @@ impl Generation {
                 plan.nodes
                     .iter()
                     .map(|node| match &node.kind {
-                        NodeKind::Percentage { weights, .. } => {
-                            Some(Mutex::new(SmoothWeighted::new(weights)))
-                        }
-                        NodeKind::RoundRobin { targets } => {
-                            Some(Mutex::new(SmoothWeighted::new(&vec![1; targets.len()])))
+                        NodeKind::Percentage { .. } | NodeKind::RoundRobin { .. } => {
+                            Some(Mutex::new(Split { wrr: Self::fresh_split(&node.kind), picks: 0 }))
                         }
                         _ => None,
                     })
                     .collect()
             })
             .collect();
-        Generation { config, customers, splits }
+        let last_agent_horizon = config
+            .plans
+            .iter()
+            .flat_map(|plan| &plan.nodes)
+            .filter_map(|node| match &node.kind {
+                NodeKind::LastAgent { lookback, .. } => Some(*lookback),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(Duration::ZERO);
+        Generation { id: AtomicU64::new(id), config, customers, splits, last_agent_horizon }
     }
 
-    fn split(&self, plan: usize, node: usize) -> usize {
-        self.splits[plan][node].as_ref().map_or(0, |s| s.lock().next())
+    /// A split node's state before its first pick.
+    fn fresh_split(kind: &NodeKind) -> SmoothWeighted {
+        match kind {
+            NodeKind::Percentage { weights, .. } => SmoothWeighted::new(weights),
+            NodeKind::RoundRobin { targets } => SmoothWeighted::new(&vec![1; targets.len()]),
+            _ => SmoothWeighted::new(&[]),
+        }
+    }
+
+    /// The branch a split node takes, and its picks so far, this one included.
+    fn split(&self, plan: usize, node: usize) -> (usize, u64) {
+        self.splits[plan][node].as_ref().map_or((0, 0), |s| {
+            let mut split = s.lock();
+            split.picks += 1;
+            (split.wrr.next(), split.picks)
+        })
     }
 }
 
@@ -365,6 +425,10 @@ impl Router {
         let state = Arc::new(PlanState {
             sessions: DashMap::with_hasher(Default::default()),
             last_agent: DashMap::with_hasher(Default::default()),
+            last_agent_expiry: Mutex::new(BinaryHeap::new()),
+            next_prune_ms: AtomicU64::new(0),
+            expired_before_ms: AtomicU64::new(0),
+            generations: AtomicU64::new(1),
             timed_out: Mutex::new(Vec::new()),
             downstream: observer,
         });
@@ -379,7 +443,7 @@ impl Router {
         for agent in &config.agents {
             engine.upsert_agent(agent.clone(), Timestamp::ZERO)?;
         }
-        Ok(Router { engine, state, current: Arc::new(Generation::new(config, customers)) })
+        Ok(Router { engine, state, current: Arc::new(Generation::new(1, config, customers)) })
     }
 
     /// A router over the same engine, calls and last-agent memory with a new configuration:
@@ -438,10 +502,12 @@ impl Router {
         for agent in agents {
             self.engine.upsert_agent(agent, now)?;
         }
+        // A new generation: its splits start over, and its picks outrank the old ones'.
+        let id = self.state.generations.fetch_add(1, Ordering::Relaxed) + 1;
         Ok(Router {
             engine: self.engine.clone(),
             state: self.state.clone(),
-            current: Arc::new(Generation::new(config, customers)),
+            current: Arc::new(Generation::new(id, config, customers)),
         })
     }
 
@@ -463,7 +529,7 @@ impl Router {
     /// Records that `agent` served `customer_key` at `at` (for replays and imports; answered
     /// calls are recorded automatically).
     pub fn remember_last_agent(&self, customer_key: &str, agent: AgentId, at: Timestamp) {
-        self.state.last_agent.insert(customer_key.to_string(), (agent.clone(), at));
+        self.state.remember(customer_key.to_string(), agent.clone(), at);
         self.state.report_session(|| SessionChange::LastAgent {
             customer: customer_key.to_string(),
             last: LiveLastAgent { agent, at },
@@ -485,6 +551,24 @@ impl Router {
                 (e.key().clone(), LiveLastAgent { agent, at })
             })
             .collect();
+        state.last_agents_expired_before =
+            Timestamp::from_millis(self.state.expired_before_ms.load(Ordering::Relaxed));
+        let gen = &self.current;
+        let mut splits =
+            LiveSplits { generation: gen.id.load(Ordering::Relaxed), picks: BTreeMap::new() };
+        for (plan, nodes) in gen.config.plans.iter().zip(&gen.splits) {
+            for (node, split) in plan.nodes.iter().zip(nodes) {
+                let picks = split.as_ref().map_or(0, |s| s.lock().picks);
+                if picks > 0 {
+                    splits
+                        .picks
+                        .entry(plan.name.clone())
+                        .or_default()
+                        .insert(node.name.clone(), picks);
+                }
+            }
+        }
+        state.splits = splits;
         state
     }
 
@@ -495,7 +579,10 @@ impl Router {
     /// queued call the engine does not hold, is dropped, listed in the report and reported
     /// to the observer as removed (so a journal forgets it). A restored queued call that
     /// reaches its wait limit follows its plan's branch again; a restored IVR call takes
-    /// [`Router::submit_digits`].
+    /// [`Router::submit_digits`]. Split nodes are put where their count of picks says
+    /// ([`LiveSplits`]), in the journaled generation, and last-agent entries older than
+    /// the journaled pruning bound are skipped. Meant for a router just built, before any
+    /// call or reload.
     pub fn restore_sessions(&self, state: &LiveState) -> SessionRestoreReport {
         let mut report = SessionRestoreReport::default();
         let gen = &self.current;
@@ -560,9 +647,49 @@ impl Router {
                 }
             }
         }
+        let expired_before = state.last_agents_expired_before;
+        self.state.expired_before_ms.fetch_max(expired_before.as_millis(), Ordering::Relaxed);
         for (customer, last) in &state.last_agents {
-            self.state.last_agent.insert(customer.clone(), (last.agent.clone(), last.at));
-            report.last_agents += 1;
+            if last.at >= expired_before {
+                self.state.remember(customer.clone(), last.agent.clone(), last.at);
+                report.last_agents += 1;
+            }
+        }
+        // Splits continue the journaled generation (a restart is no configuration load; the
+        // server starts them over with `LiveSplits::start_over` when the configuration differs),
+        // at the position their count of picks gives.
+        let journaled = state.splits.generation;
+        if journaled > gen.id.load(Ordering::Relaxed) {
+            gen.id.store(journaled, Ordering::Relaxed);
+            self.state.generations.fetch_max(journaled, Ordering::Relaxed);
+        }
+        // Picks of an older generation than this router's (it was reloaded before the
+        // restore) belong to another configuration.
+        let continued = gen.id.load(Ordering::Relaxed) == journaled;
+        for (plan_name, nodes) in state.splits.picks.iter().filter(|_| continued) {
+            for (node_name, picks) in nodes {
+                let split = gen
+                    .config
+                    .plans
+                    .iter()
+                    .enumerate()
+                    .find(|(_, p)| p.name == *plan_name)
+                    .and_then(|(p, plan)| {
+                        let n = plan.nodes.iter().position(|n| n.name == *node_name)?;
+                        Some((&plan.nodes[n].kind, gen.splits[p][n].as_ref()?))
+                    });
+                match split {
+                    Some((kind, split)) => {
+                        let mut wrr = Generation::fresh_split(kind);
+                        wrr.fast_forward(*picks);
+                        *split.lock() = Split { wrr, picks: *picks };
+                        report.splits += 1;
+                    }
+                    None => report.dropped.push(format!(
+                        "split position of node {node_name} of plan {plan_name}: no such split node"
+                    )),
+                }
+            }
         }
         report
     }
@@ -707,9 +834,13 @@ impl Router {
     }
 
     /// Fires the engine's timers due by `now` and resumes the plans of calls that timed out
-    /// of their queues. Returns the new decisions for the switch.
+    /// of their queues. Returns the new decisions for the switch. Also forgets last-agent
+    /// entries older than the longest lookback of the configuration (at most once per
+    /// [`LAST_AGENT_PRUNE_EVERY`]), so their memory is bounded by the customers answered
+    /// within it.
     pub fn advance(&self, now: Timestamp) -> Vec<Decision> {
         self.engine.advance(now);
+        self.prune_last_agents(now);
         let timed_out = std::mem::take(&mut *self.state.timed_out.lock());
         timed_out
             .into_iter()
@@ -849,7 +980,7 @@ impl Router {
                     node = next;
                 }
                 NodeKind::Percentage { weights, targets } => {
-                    let i = gen.split(plan_index, node);
+                    let i = self.split(&gen, plan_index, node);
                     step(
                         &mut session,
                         format!(
@@ -862,7 +993,7 @@ impl Router {
                     node = targets[i];
                 }
                 NodeKind::RoundRobin { targets } => {
-                    let i = gen.split(plan_index, node);
+                    let i = self.split(&gen, plan_index, node);
                     step(
                         &mut session,
                         format!("round robin: target {} of {}", i + 1, targets.len()),
@@ -1070,6 +1201,64 @@ impl Router {
                 reason: format!("plan visited {MAX_STEPS_PER_WALK} nodes without an end"),
             },
         )
+    }
+
+    /// Picks the branch of a split node and reports the pick, so a journal can put the
+    /// split back at the same position.
+    fn split(&self, gen: &Generation, plan: usize, node: usize) -> usize {
+        let (branch, picks) = gen.split(plan, node);
+        self.state.report_session(|| SessionChange::SplitPicked {
+            generation: gen.id.load(Ordering::Relaxed),
+            plan: gen.config.plans[plan].name.clone(),
+            node: gen.config.plans[plan].nodes[node].name.clone(),
+            picks,
+        });
+        branch
+    }
+
+    /// Forgets last-agent entries no `last_agent` node of the current configuration looks
+    /// back far enough to use, at most every [`LAST_AGENT_PRUNE_EVERY`], and reports the
+    /// bound. Takes only expired entries off the time-ordered heap: no scan of the map.
+    fn prune_last_agents(&self, now: Timestamp) {
+        let state = &self.state;
+        let due = state.next_prune_ms.load(Ordering::Relaxed);
+        if now.as_millis() < due
+            || state
+                .next_prune_ms
+                .compare_exchange(
+                    due,
+                    now.plus(LAST_AGENT_PRUNE_EVERY).as_millis(),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_err()
+        {
+            return;
+        }
+        let before = Timestamp::from_millis(
+            now.as_millis().saturating_sub(duration_millis(self.current.last_agent_horizon)),
+        );
+        let expired: Vec<String> = {
+            let mut heap = state.last_agent_expiry.lock();
+            let mut expired = Vec::new();
+            while heap.peek().is_some_and(|Reverse((at, _))| *at < before) {
+                if let Some(Reverse((_, customer))) = heap.pop() {
+                    expired.push(customer);
+                }
+            }
+            expired
+        };
+        let mut removed = 0usize;
+        for customer in expired {
+            // Only if not answered again since (that answer has its own heap entry).
+            if state.last_agent.remove_if(&customer, |_, (_, at)| *at < before).is_some() {
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            state.expired_before_ms.fetch_max(before.as_millis(), Ordering::Relaxed);
+            state.report_session(|| SessionChange::LastAgentsExpired { before });
+        }
     }
 
     /// Why an entry overflow condition holds for `call` about to enter `queue` with extra

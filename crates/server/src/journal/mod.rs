@@ -301,11 +301,12 @@ impl Journal {
     pub fn open_with_records(
         settings: JournalSettings,
         dir: &Path,
-        base: Snapshot,
+        mut base: Snapshot,
         records: Option<crate::records::RecordSink>,
     ) -> Result<(Journal, JournalWriter), JournalError> {
         std::fs::create_dir_all(dir).map_err(|e| JournalError::io(dir, e))?;
         let next_seq = base.seq + 1;
+        base.state.prune_last_agents();
         write_snapshot(dir, &base)?;
         let segment_path = dir.join(segment_name(next_seq));
         let segment = open_segment(&segment_path)?;
@@ -531,6 +532,10 @@ impl Journal {
                     let committed = sink.committed();
                     state.unwritten.retain(|(seq, _)| *seq > committed);
                 }
+                // The fold only records the router's pruning bound (a scan per expiry would
+                // hold up acknowledgements); the snapshot, which writes every entry anyway,
+                // drops the expired ones, so it holds only customers within the lookback.
+                state.state.prune_last_agents();
                 match self.rotate(&mut segment, &state) {
                     Ok(path) => {
                         segment_path = path;

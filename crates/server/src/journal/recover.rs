@@ -334,6 +334,141 @@ mailbox = "sales"
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// A last-agent node, and a 70/30 vendor split whose 30 goes on to a round robin.
+    const SPLIT_CENTER: &str = r#"
+[[queues]]
+id = "sales"
+skills = { sales = 1 }
+wrap_up_s = 0
+
+[[agents]]
+id = "ana"
+skills = { sales = 1 }
+
+[[entry_points]]
+number = "+100"
+plan = "p"
+
+[[entry_points]]
+number = "+300"
+plan = "v"
+
+[plans.p]
+start = "last"
+[plans.p.nodes.last]
+type = "last_agent"
+queue = "sales"
+lookback_s = 3600
+wait_s = 20
+next = "q"
+[plans.p.nodes.q]
+type = "queue"
+queue = "sales"
+
+[plans.v]
+start = "split"
+[plans.v.nodes.split]
+type = "percentage"
+branches = [{ weight = 70, next = "a" }, { weight = 30, next = "rr" }]
+[plans.v.nodes.rr]
+type = "round_robin"
+targets = ["b1", "b2", "b3"]
+[plans.v.nodes.a]
+type = "transfer"
+number = "a"
+[plans.v.nodes.b1]
+type = "transfer"
+number = "b1"
+[plans.v.nodes.b2]
+type = "transfer"
+number = "b2"
+[plans.v.nodes.b3]
+type = "transfer"
+number = "b3"
+"#;
+
+    #[test]
+    fn split_positions_and_the_last_agent_bound_are_journaled_and_recovered() {
+        let dir = temp_dir("splits");
+        let settings = JournalSettings {
+            dir: Some(dir.clone()),
+            sync: SyncPolicy::Batch,
+            batch_ms: 5,
+            snapshot_every: 4,
+            max_pending_bytes: 1 << 20,
+        };
+        let (journal, writer) = Journal::open(settings, &dir, Snapshot::default()).unwrap();
+        let (pump, _pump_rx) = crossbeam_channel::unbounded();
+        let hub = Arc::new(crate::hub::Hub::with_journal(pump, 16, Some(journal.clone())));
+        let router = |observer: Arc<dyn Observer>| {
+            let config = RoutingConfig::from_toml(SPLIT_CENTER).expect("valid center");
+            Router::new(config, CustomerStore::default(), observer).expect("router")
+        };
+        let r = router(Arc::new(crate::hub::HubObserver(hub)));
+        let t = |s: u64| Timestamp::from_millis(1_790_000_000_000 + s * 1000);
+        let incoming = |id: &str, caller: &str, dialed: &str| IncomingCall {
+            id: id.into(),
+            caller: caller.into(),
+            dialed: dialed.into(),
+            ..Default::default()
+        };
+        let vendors = |r: &Router, prefix: &str, n: usize, now: Timestamp| -> Vec<String> {
+            (0..n)
+                .map(|i| {
+                    let id = format!("{prefix}{i}");
+                    match r.start_call(incoming(&id, "+339", "+300"), now).unwrap().action {
+                        Action::Transfer { number } => number,
+                        other => panic!("{other:?}"),
+                    }
+                })
+                .collect()
+        };
+        r.engine().login(&"ana".into(), true, t(0)).unwrap();
+        for (id, caller, at) in [("c1", "+331", t(1)), ("c2", "+332", t(1000))] {
+            r.start_call(incoming(id, caller, "+100"), at).unwrap();
+            r.engine().call_answered(&id.into(), at).unwrap();
+            r.engine().call_ended(&id.into(), at).unwrap();
+        }
+        vendors(&r, "x", 37, t(1001));
+        // +331 was served longer ago than the lookback (3600 s).
+        r.advance(t(3602));
+        assert_eq!(r.live_state().last_agents.keys().collect::<Vec<_>>(), ["+332"]);
+        // More records, so a snapshot is taken after the expiry.
+        vendors(&r, "y", 10, t(3603));
+        assert!(journal.wait_durable_blocking(journal.appended(), Duration::from_secs(5)));
+        writer.join();
+
+        let (seq, path) = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter_map(|p| match parse_name(&p) {
+                Some((n, FileKind::Snapshot)) => Some((n, p)),
+                _ => None,
+            })
+            .max()
+            .expect("a snapshot");
+        let snapshot = read_snapshot(&path, seq).unwrap();
+        assert_eq!(snapshot.state.last_agents_expired_before, t(2));
+        assert_eq!(
+            snapshot.state.last_agents.keys().collect::<Vec<_>>(),
+            ["+332"],
+            "the snapshot holds no expired entry"
+        );
+
+        let got = recover(&dir).unwrap();
+        let state = &got.snapshot.state;
+        assert_eq!(state.splits, r.live_state().splits);
+        assert_eq!(state.splits.picks_of("v", "split"), 47);
+        let restored = router(Arc::new(NoObserver));
+        restored.engine().restore(state, t(3604)).unwrap();
+        let report = restored.restore_sessions(state);
+        assert!(report.dropped.is_empty(), "{:?}", report.dropped);
+        assert_eq!((report.splits, report.last_agents), (2, 1));
+        // The restarted router sends the next calls where the one that never stopped does.
+        assert_eq!(vendors(&restored, "z", 150, t(3605)), vendors(&r, "z", 150, t(3605)));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn a_torn_tail_is_cut_and_a_damaged_middle_is_an_error_naming_file_and_offset() {
         let dir = temp_dir("torn");
