@@ -7,7 +7,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use switchboard_proto::v1 as pb;
 use switchboard_routing::plan::{CustomerStore, Router, RoutingConfig};
-use switchboard_routing::{CallId, Timestamp};
+use switchboard_routing::{CallId, Offer, Timestamp};
 use tokio::sync::{broadcast, watch};
 
 use crate::auth::Auth;
@@ -175,13 +175,7 @@ impl Switchboard {
             Some(dir) => {
                 let mut recovered = crate::journal::recover(dir)
                     .map_err(|e| anyhow::anyhow!("journal recovery: {e}"))?;
-                // Calls the journal holds neither in a queue nor in a plan session (between
-                // two plan steps at the crash) never end: their open records go. Calls in
-                // wrap-up stay until the agent leaves it.
-                let live = &recovered.snapshot.state;
-                let held: std::collections::BTreeSet<_> =
-                    live.calls.keys().chain(live.sessions.keys()).cloned().collect();
-                recovered.snapshot.calls.retain(|call| held.contains(call));
+                recovered.snapshot.drop_records_of_lost_calls();
                 recovered.snapshot.tally.thresholds = stats.thresholds();
                 stats.restore_calls(&recovered.snapshot.tally);
                 // Records finished before the crash that SQLite may not have: written again,
@@ -308,7 +302,15 @@ impl Switchboard {
         count("call_connected".into(), report.calls_connected);
         count("offer_expired".into(), report.offers_expired);
         count("dropped".into(), report.dropped.len());
-        let plans = router.restore_sessions(&recovered.snapshot.state);
+        // Calls that had timed out of their queue take their overflow step now; what it
+        // decides is streamed as a timer pass's decisions are.
+        let (mut plans, offers) = crate::hub::collecting_offers(|| {
+            router.restore_sessions(&recovered.snapshot.state, now)
+        });
+        let resumed = std::mem::take(&mut plans.resumed);
+        let report_resumed = resumed.len();
+        count("plan_session_resumed".into(), resumed.len());
+        self.deliver(resumed, &offers);
         count("plan_session_queued".into(), plans.queued);
         count("plan_session_ivr".into(), plans.ivr);
         count("last_agent".into(), plans.last_agents);
@@ -330,6 +332,7 @@ impl Switchboard {
             offers_expired_released = report.offers_expired,
             plan_sessions_queued = plans.queued,
             plan_sessions_ivr = plans.ivr,
+            plan_sessions_resumed = report_resumed,
             last_agents = plans.last_agents,
             dropped = report.dropped.len() + plans.dropped.len(),
             torn_tails = recovered.truncated.len(),
@@ -579,8 +582,14 @@ impl Switchboard {
     pub fn tick(&self) {
         let router = self.router();
         let (decisions, offers) = crate::hub::collecting_offers(|| router.advance(self.now()));
+        self.deliver(decisions, &offers);
+    }
+
+    /// Streams decisions made outside an RPC (a timer pass, a step taken at recovery) and
+    /// the offers made meanwhile that no decision returns.
+    fn deliver(&self, decisions: Vec<switchboard_routing::plan::Decision>, offers: &[Offer]) {
         let hub = &self.shared.hub;
-        for offer in &offers {
+        for offer in offers {
             let returned = decisions.iter().any(|d| {
                 matches!(&d.action, switchboard_routing::plan::Action::Connect { offer: o } if o == offer)
             });

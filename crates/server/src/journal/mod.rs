@@ -80,6 +80,16 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Drops the open call records of calls the state holds neither in a queue nor in a plan
+    /// session (in the IVR, queued, or leaving a queue its plan will place it after): they
+    /// can never end. Calls in wrap-up stay until the agent leaves it.
+    pub fn drop_records_of_lost_calls(&mut self) {
+        let live = &self.state;
+        let held: std::collections::BTreeSet<_> =
+            live.calls.keys().chain(live.sessions.keys()).cloned().collect();
+        self.calls.retain(|call| held.contains(call));
+    }
+
     /// Folds one record in.
     pub fn apply(&mut self, seq: u64, record: &Record) {
         self.seq = seq;
