@@ -308,8 +308,18 @@ impl Switchboard {
             router.restore_sessions(&recovered.snapshot.state, now)
         });
         let resumed = std::mem::take(&mut plans.resumed);
+        // The switch of each call that came back, from its open record: its decisions and
+        // offers stream to that switch, as before the restart.
+        for (call, open) in &recovered.snapshot.calls.calls {
+            let held = router.engine().call_status(call).is_some()
+                || router.trace(call).is_some()
+                || resumed.iter().any(|d| d.call == *call);
+            if held {
+                self.shared.hub.call_switch.insert(call.clone(), open.record.switch_id.clone());
+            }
+        }
         let report_resumed = resumed.len();
-        count("plan_session_resumed".into(), resumed.len());
+        count("plan_session_resumed".into(), report_resumed);
         self.deliver(resumed, &offers);
         count("plan_session_queued".into(), plans.queued);
         count("plan_session_ivr".into(), plans.ivr);
