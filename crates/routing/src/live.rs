@@ -107,6 +107,10 @@ pub struct LiveSession {
     pub awaiting: Option<LiveAwaiting>,
     /// The node the plan goes on to if the call times out of its queue.
     pub resume: Option<String>,
+    /// The call timed out of its queue and its plan goes on at `resume`, a step not taken
+    /// yet when the journal ended: [`crate::plan::Router::restore_sessions`] takes it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub leaving_queue: bool,
     /// Nodes visited so far.
     pub trace: Vec<LiveTraceStep>,
 }
@@ -143,13 +147,16 @@ pub struct LiveLastAgent {
 /// A change of plan state the router reports to its observer
 /// ([`crate::Observer::on_session`]), to fold with [`LiveState::apply_session`]. A session
 /// ends without a change of its own when its call's story ends in the engine (answered call
-/// ended, abandoned, withdrawn, timed out of its queue): the event folds that.
+/// ended, abandoned, withdrawn, timed out of a queue with no overflow branch): the event folds
+/// that. A plan step is one change (a session replaced or removed), never a removal then an
+/// upsert, so a crash between the two cannot lose a call whose step was not acknowledged.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SessionChange {
-    /// A session began or changed. Reported before the `CallEntered` of the queue it enters.
+    /// A session began or changed (took a step). Reported before the `CallEntered` of the
+    /// queue it enters.
     Upserted(Box<LiveSession>),
     /// A session ended while no engine event says so (the IVR hung up, the plan ended after
-    /// input, the queue refused the call).
+    /// input or after an overflow branch, the queue refused the call).
     Removed(CallId),
     /// An agent answered a customer (or an import said so).
     LastAgent {
@@ -236,10 +243,19 @@ impl LiveState {
                 self.sessions.remove(call);
             }
             Event::QueueTimedOut { call, .. } => {
-                // The router takes the session to resume the plan; where the call goes next
-                // is reported as a new session or engine entry.
                 self.calls.remove(&call.id);
-                self.sessions.remove(&call.id);
+                // A plan with an overflow branch places the call again: until that step is
+                // reported (a session change), the session stays, leaving its queue, so a
+                // crash before it does not lose the call.
+                match self.sessions.get_mut(&call.id) {
+                    Some(session) if session.resume.is_some() => {
+                        session.call = (**call).clone();
+                        session.leaving_queue = true;
+                    }
+                    _ => {
+                        self.sessions.remove(&call.id);
+                    }
+                }
             }
             Event::AgentStateChanged { agent, state, epoch, at } => {
                 let newer = self.agents.get(agent).is_none_or(|a| *epoch >= a.epoch);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use switchboard_routing::plan::{
-    Action, CustomerStore, Decision, IncomingCall, Router, RoutingConfig,
+    Action, CustomerStore, Decision, IncomingCall, Router, RoutingConfig, SessionRestoreReport,
 };
 use switchboard_routing::{Event, LiveState, Observer, SessionChange, Timestamp};
 
@@ -138,12 +138,22 @@ fn at(secs: u64) -> Timestamp {
 /// A restarted router: the same configuration, the folded state restored into the engine and
 /// then into the plans.
 fn restarted(text: &str, live: &LiveState, now: Timestamp) -> (Router, Arc<Journal>) {
+    let (r, journal, _) = restarted_with_report(text, live, now);
+    (r, journal)
+}
+
+/// [`restarted`], with what restoring the sessions reported.
+fn restarted_with_report(
+    text: &str,
+    live: &LiveState,
+    now: Timestamp,
+) -> (Router, Arc<Journal>, SessionRestoreReport) {
     let journal = Arc::new(Journal::default());
     let r = router(text, journal.clone());
     r.engine().restore(live, now).expect("engine restore");
-    let report = r.restore_sessions(live);
+    let report = r.restore_sessions(live, now);
     assert!(report.dropped.is_empty(), "{:?}", report.dropped);
-    (r, journal)
+    (r, journal, report)
 }
 
 #[test]
@@ -241,7 +251,7 @@ fn sessions_the_new_configuration_cannot_place_are_dropped_and_listed() {
     let fresh = Arc::new(Journal::default());
     let restored = router(&changed, fresh.clone());
     restored.engine().restore(&live, at(1)).expect("engine restore");
-    let report = restored.restore_sessions(&live);
+    let report = restored.restore_sessions(&live, at(1));
     assert_eq!((report.queued, report.ivr), (0, 0));
     assert_eq!(
         report.dropped,
@@ -468,4 +478,142 @@ fn last_agents_older_than_the_longest_lookback_are_pruned() {
     assert_eq!(last_agent_keys(&restored.live_state()), ["+331"]);
     restored.advance(at(5601));
     assert!(restored.live_state().last_agents.is_empty(), "+331 served at 2000 s");
+}
+
+impl Journal {
+    /// How many entries the journal holds.
+    fn len(&self) -> usize {
+        self.0.lock().len()
+    }
+
+    /// The first `n` entries folded in arrival order: the journal a crash left.
+    fn fold_first(&self, n: usize) -> LiveState {
+        let mut live = LiveState::default();
+        for entry in self.0.lock().iter().take(n) {
+            match entry {
+                Entry::Event(e) => live.apply(e),
+                Entry::Session(c) => live.apply_session(c),
+            }
+        }
+        live
+    }
+
+    /// Index of the first session change of `call` that upserts it, from entry `from` on.
+    fn first_upsert_of(&self, call: &str, from: usize) -> Option<usize> {
+        self.0.lock().iter().enumerate().skip(from).find_map(|(i, e)| match e {
+            Entry::Session(SessionChange::Upserted(s)) if s.call.id.as_str() == call => Some(i),
+            _ => None,
+        })
+    }
+}
+
+#[test]
+fn a_crash_after_digits_were_taken_keeps_the_caller_at_the_prompt_for_the_retry() {
+    let journal = Arc::new(Journal::default());
+    let r = router(CONFIG, journal.clone());
+    assert_eq!(
+        short(&r.start_call(call("c1", "+331", "+200"), at(0)).expect("c1")),
+        "collect main"
+    );
+    let before = journal.len();
+    // The caller presses 1: the step into the support queue is taken, but its answer is only
+    // sent once the step is durable.
+    assert_eq!(
+        short(&r.submit_digits(&"c1".into(), Some("1"), at(1)).expect("1")),
+        "queue support"
+    );
+    let step = journal.first_upsert_of("c1", before).expect("the step is reported");
+    assert!(step < journal.len());
+    // Every crash point after the digits were taken and before the next step was journaled.
+    for crash in before..=step {
+        let live = journal.fold_first(crash);
+        let awaiting = live.sessions.get("c1").and_then(|s| s.awaiting.clone());
+        assert_eq!(
+            awaiting.map(|a| a.node),
+            Some("menu".to_string()),
+            "crash after {} of the step's records: the caller is at the menu",
+            crash - before
+        );
+        let (restored, _) = restarted(CONFIG, &live, at(2));
+        // The switch retries the unacknowledged submission: the same step is taken.
+        let d = restored.submit_digits(&"c1".into(), Some("1"), at(3)).expect("retried digits");
+        assert_eq!(short(&d), "queue support");
+        let notes: Vec<&str> = d.trace.iter().map(|s| s.note.as_str()).collect();
+        assert_eq!(notes, ["waiting for input", "pressed 1 -> support", "enter queue support"]);
+        assert_eq!(restored.engine().call_count(), 1);
+    }
+}
+
+/// A plan whose queue overflows to another queue after 60 s: a call timed out of its queue is placed
+/// again by its plan.
+const OVERFLOW_TO_QUEUE: &str = r#"
+[[queues]]
+id = "sales"
+skills = { sales = 1 }
+wrap_up_s = 0
+
+[[queues]]
+id = "support"
+skills = { support = 1 }
+wrap_up_s = 0
+
+[[agents]]
+id = "ana"
+skills = { sales = 1 }
+
+[[entry_points]]
+number = "+100"
+plan = "p"
+
+[plans.p]
+start = "q"
+[plans.p.nodes.q]
+type = "queue"
+queue = "sales"
+overflow = [{ when = "waited_s > 60", to = "later" }]
+[plans.p.nodes.later]
+type = "queue"
+queue = "support"
+overflow = [{ when = "waited_s > 30", to = "vm" }]
+[plans.p.nodes.vm]
+type = "voicemail"
+mailbox = "sales"
+"#;
+
+#[test]
+fn a_crash_after_a_queue_timeout_runs_the_overflow_branch_at_restore() {
+    let journal = Arc::new(Journal::default());
+    let r = router(OVERFLOW_TO_QUEUE, journal.clone());
+    assert_eq!(short(&r.start_call(call("c1", "+331", "+100"), at(0)).expect("c1")), "queue sales");
+    let before = journal.len();
+    // At its wait limit the call leaves sales; the plan places it in support.
+    let moved = r.advance(at(61));
+    assert_eq!(moved.iter().map(short).collect::<Vec<_>>(), ["queue support"]);
+    let step = journal.first_upsert_of("c1", before).expect("the step is reported");
+    // Crash points after the timeout was journaled and before the plan's next step was.
+    let timed_out = (before..step)
+        .find(|&i| journal.fold_first(i + 1).calls.is_empty())
+        .expect("the timeout is journaled before the step");
+    for crash in timed_out + 1..=step {
+        let live = journal.fold_first(crash);
+        assert!(live.calls.is_empty(), "the call left sales");
+        let session = live.sessions.get("c1").expect("the journal keeps the call");
+        assert!(session.leaving_queue);
+        assert_eq!(session.resume.as_deref(), Some("later"));
+
+        let (restored, restored_journal, report) =
+            restarted_with_report(OVERFLOW_TO_QUEUE, &live, at(70));
+        // Restoring took the step the crash cut short: the caller is in support now.
+        assert_eq!(report.resumed.iter().map(short).collect::<Vec<_>>(), ["queue support"]);
+        let notes: Vec<&str> = report.resumed[0].trace.iter().map(|s| s.note.as_str()).collect();
+        assert_eq!(notes, ["enter queue sales", "enter queue support"]);
+        let after = restored_journal.fold_first(restored_journal.len());
+        assert!(after.calls.contains_key("c1"), "the step is journaled: {:?}", after.calls);
+        assert!(!after.sessions.get("c1").expect("session").leaving_queue);
+        // And its plan goes on: 30 s in support, then voicemail.
+        assert!(restored.advance(at(99)).is_empty(), "29 s in support");
+        let resumed = restored.advance(at(100));
+        assert_eq!(resumed.iter().map(short).collect::<Vec<_>>(), ["voicemail sales"]);
+        assert_eq!(restored.engine().call_count(), 0);
+    }
 }

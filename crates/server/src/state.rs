@@ -7,7 +7,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use switchboard_proto::v1 as pb;
 use switchboard_routing::plan::{CustomerStore, Router, RoutingConfig};
-use switchboard_routing::{AgentStateKind, CallId, Timestamp};
+use switchboard_routing::{AgentStateKind, CallId, Offer, Timestamp};
 use tokio::sync::{broadcast, watch};
 
 use crate::auth::Auth;
@@ -203,13 +203,7 @@ impl Switchboard {
                 if recovered.snapshot.config.is_some_and(|(_, last)| last != hash) {
                     recovered.snapshot.state.splits.start_over();
                 }
-                // Calls the journal holds neither in a queue nor in a plan session (between
-                // two plan steps at the crash) never end: their open records go. Calls in
-                // wrap-up stay until the agent leaves it.
-                let live = &recovered.snapshot.state;
-                let held: std::collections::BTreeSet<_> =
-                    live.calls.keys().chain(live.sessions.keys()).cloned().collect();
-                recovered.snapshot.calls.retain(|call| held.contains(call));
+                recovered.snapshot.drop_records_of_lost_calls();
                 recovered.snapshot.tally.thresholds = stats.thresholds();
                 // Agent time up to the last journaled record counts; the outage does not.
                 recovered.snapshot.tally.restart_agents(now.as_millis() as i64);
@@ -353,7 +347,25 @@ impl Switchboard {
         count("call_connected".into(), report.calls_connected);
         count("offer_expired".into(), report.offers_expired);
         count("dropped".into(), report.dropped.len());
-        let plans = router.restore_sessions(&recovered.snapshot.state);
+        // Calls that had timed out of their queue take their overflow step now; what it
+        // decides is streamed as a timer pass's decisions are.
+        let (mut plans, offers) = crate::hub::collecting_offers(|| {
+            router.restore_sessions(&recovered.snapshot.state, now)
+        });
+        let resumed = std::mem::take(&mut plans.resumed);
+        // The switch of each call that came back, from its open record: its decisions and
+        // offers stream to that switch, as before the restart.
+        for (call, open) in &recovered.snapshot.calls.calls {
+            let held = router.engine().call_status(call).is_some()
+                || router.trace(call).is_some()
+                || resumed.iter().any(|d| d.call == *call);
+            if held {
+                self.shared.hub.call_switch.insert(call.clone(), open.record.switch_id.clone());
+            }
+        }
+        let report_resumed = resumed.len();
+        count("plan_session_resumed".into(), report_resumed);
+        self.deliver(resumed, &offers);
         count("plan_session_queued".into(), plans.queued);
         count("plan_session_ivr".into(), plans.ivr);
         count("last_agent".into(), plans.last_agents);
@@ -376,6 +388,7 @@ impl Switchboard {
             offers_expired_released = report.offers_expired,
             plan_sessions_queued = plans.queued,
             plan_sessions_ivr = plans.ivr,
+            plan_sessions_resumed = report_resumed,
             last_agents = plans.last_agents,
             split_positions = plans.splits,
             dropped = report.dropped.len() + plans.dropped.len(),
@@ -626,8 +639,14 @@ impl Switchboard {
     pub fn tick(&self) {
         let router = self.router();
         let (decisions, offers) = crate::hub::collecting_offers(|| router.advance(self.now()));
+        self.deliver(decisions, &offers);
+    }
+
+    /// Streams decisions made outside an RPC (a timer pass, a step taken at recovery) and
+    /// the offers made meanwhile that no decision returns.
+    fn deliver(&self, decisions: Vec<switchboard_routing::plan::Decision>, offers: &[Offer]) {
         let hub = &self.shared.hub;
-        for offer in &offers {
+        for offer in offers {
             let returned = decisions.iter().any(|d| {
                 matches!(&d.action, switchboard_routing::plan::Action::Connect { offer: o } if o == offer)
             });

@@ -182,6 +182,9 @@ struct Session {
     /// Where the plan goes on if the call times out of its queue.
     resume: Option<usize>,
     trace: Vec<TraceStep>,
+    /// Whether an earlier step stored this session (in the session map and the journal): a
+    /// step that ends the plan must then remove it from both.
+    held: bool,
 }
 
 impl Session {
@@ -200,6 +203,7 @@ impl Session {
                 retries_left,
             }),
             resume: self.resume.map(|node| plan.nodes[node].name.clone()),
+            leaving_queue: false,
             trace: self
                 .trace
                 .iter()
@@ -250,6 +254,10 @@ pub struct SessionRestoreReport {
     /// Sessions not restored, and why (a plan or node the configuration no longer has, a
     /// queued call the engine did not restore).
     pub dropped: Vec<String>,
+    /// Decisions of calls that had timed out of their queue when the journal ended, their
+    /// plan's overflow branch run at restore: the caller delivers them as
+    /// [`Router::advance`]'s decisions are delivered.
+    pub resumed: Vec<Decision>,
 }
 
 /// What the engine's observer shares with the router.
@@ -581,11 +589,14 @@ impl Router {
     /// reaches its wait limit follows its plan's branch again; a restored IVR call takes
     /// [`Router::submit_digits`]. Split nodes are put where their count of picks says
     /// ([`LiveSplits`]), in the journaled generation, and last-agent entries older than
-    /// the journaled pruning bound are skipped. Meant for a router just built, before any
-    /// call or reload.
-    pub fn restore_sessions(&self, state: &LiveState) -> SessionRestoreReport {
+    /// the journaled pruning bound are skipped. A call that had timed out of its queue and
+    /// whose plan had not placed it again (leaving its queue) takes that step now: its
+    /// overflow branch runs at `now` and the decision is in the report's `resumed`. Meant for
+    /// a router just built, before any call or reload.
+    pub fn restore_sessions(&self, state: &LiveState, now: Timestamp) -> SessionRestoreReport {
         let mut report = SessionRestoreReport::default();
         let gen = &self.current;
+        let mut leaving = Vec::new();
         for (id, live) in &state.sessions {
             let restored = (|| {
                 let plan_index = gen
@@ -612,7 +623,11 @@ impl Router {
                 };
                 let resume = live.resume.as_deref().map(node).transpose()?;
                 let in_engine = self.engine.call_status(id).is_some();
-                if awaiting.is_none() && !in_engine {
+                if live.leaving_queue {
+                    if resume.is_none() || in_engine {
+                        return Err("it left its queue without somewhere to go".to_string());
+                    }
+                } else if awaiting.is_none() && !in_engine {
                     return Err("its call was not restored to a queue".to_string());
                 }
                 Ok(Session {
@@ -630,9 +645,11 @@ impl Router {
                             note: t.note.clone(),
                         })
                         .collect(),
+                    held: true,
                 })
             })();
             match restored {
+                Ok(session) if live.leaving_queue => leaving.push(session),
                 Ok(session) => {
                     if session.awaiting.is_some() {
                         report.ivr += 1;
@@ -691,6 +708,11 @@ impl Router {
                 }
             }
         }
+        // After the last agents: the overflow branch may route by them.
+        for mut session in leaving {
+            let Some(next) = session.resume.take() else { continue };
+            report.resumed.push(self.walk(session, next, now));
+        }
         report
     }
 
@@ -721,6 +743,7 @@ impl Router {
             awaiting: None,
             resume: None,
             trace: Vec::new(),
+            held: false,
         };
         Ok(self.walk(session, start, now))
     }
@@ -733,9 +756,7 @@ impl Router {
         digits: Option<&str>,
         now: Timestamp,
     ) -> Result<Decision, Error> {
-        let Some((_, mut session)) =
-            self.state.sessions.remove_if(call, |_, s| s.awaiting.is_some())
-        else {
+        let Some(mut session) = self.take_for_step(call, |s| s.awaiting.is_some()) else {
             return Err(Error::CallStateMismatch {
                 call: call.clone(),
                 action: "given digits",
@@ -748,11 +769,12 @@ impl Router {
                 return Err(Error::invalid("digits", "must be up to 64 of 0-9, * and #"));
             }
         }
-        // Before the walk: it may report the session again (another prompt, a queue), and
-        // the call id may be free again once it ends.
-        self.state.report_session(|| SessionChange::Removed(call.clone()));
+        // Nothing is reported here: the step ends with one change that replaces the session
+        // (another prompt, a queue) or removes it (the plan ended), so until that change is
+        // durable the journal keeps the call at this prompt and a retried submission after
+        // a crash takes the same step.
         let Some((node_index, tries_left)) = session.awaiting.take() else {
-            unreachable!("remove_if checked that the session awaits input")
+            unreachable!("take_for_step checked that the session awaits input")
         };
         let gen = session.gen.clone();
         let plan = &gen.config.plans[session.plan];
@@ -845,26 +867,22 @@ impl Router {
         timed_out
             .into_iter()
             .map(|(call, at)| {
-                let session = self.state.sessions.remove(&call.id).map(|(_, s)| s);
-                match session {
-                    Some(mut session) => {
-                        session.call = call;
-                        match session.resume.take() {
-                            Some(next) => self.walk(session, next, at),
-                            None => Decision {
-                                call: session.call.id.clone(),
-                                action: Action::Hangup {
-                                    reason: "queue wait limit reached".into(),
-                                },
-                                trace: session.trace,
-                            },
-                        }
-                    }
-                    None => Decision {
+                // With an overflow branch the journal keeps the session, leaving its queue
+                // (`LiveState::apply`), until the branch's step replaces or removes it.
+                let Some(mut session) = self.take_for_step(&call.id, |s| s.resume.is_some()) else {
+                    // No branch: the plan ends with the timeout, in the fold too.
+                    let trace = self.state.sessions.remove(&call.id).map(|(_, s)| s.trace);
+                    return Decision {
                         call: call.id.clone(),
                         action: Action::Hangup { reason: "queue wait limit reached".into() },
-                        trace: Vec::new(),
-                    },
+                        trace: trace.unwrap_or_default(),
+                    };
+                };
+                session.call = call;
+                match session.resume.take() {
+                    Some(next) => self.walk(session, next, at),
+                    None => self
+                        .end(session, Action::Hangup { reason: "queue wait limit reached".into() }),
                 }
             })
             .collect()
@@ -901,6 +919,7 @@ impl Router {
     fn walk_input_again(&self, mut session: Session, node: usize, tries_left: u32) -> Decision {
         let action = Self::input_action(&session.gen.config, session.plan, node);
         session.awaiting = Some((node, tries_left));
+        session.held = true;
         let decision =
             Decision { call: session.call.id.clone(), action, trace: session.trace.clone() };
         self.state.report_session(|| SessionChange::Upserted(Box::new(session.live())));
@@ -1327,6 +1346,7 @@ impl Router {
         call.target_agent = target;
         call.max_wait = wait_limit.map(|(d, _)| d);
         session.resume = wait_limit.map(|(_, n)| n);
+        session.held = true;
         let call_id = call.id.clone();
         let queue_id = QueueId::from(queue);
         // The session goes in first: the engine's observer may need it (an answer can come
@@ -1355,8 +1375,9 @@ impl Router {
                 }
             }
             Err(e) => {
-                self.state.sessions.remove(&call_id);
+                // Reported before the id is free: a new call reusing it reports after this.
                 self.state.report_session(|| SessionChange::Removed(call_id.clone()));
+                self.state.sessions.remove(&call_id);
                 let mut trace = session.trace;
                 trace.push(TraceStep {
                     node: queue.to_string(),
@@ -1372,8 +1393,38 @@ impl Router {
         }
     }
 
+    /// The plan ends with `action`. A session an earlier step stored is removed, reported
+    /// first so a new call reusing the id is journaled after the removal.
     fn end(&self, session: Session, action: Action) -> Decision {
+        if session.held {
+            self.state.report_session(|| SessionChange::Removed(session.call.id.clone()));
+            self.state.sessions.remove(&session.call.id);
+        }
         Decision { call: session.call.id, action, trace: session.trace }
+    }
+
+    /// Takes the session of `call` out of the map for a step if `ready` says it can take one,
+    /// leaving a stand-in under its id until the step ends: no second step starts meanwhile
+    /// and no new call takes the id.
+    fn take_for_step(
+        &self,
+        call: &CallId,
+        ready: impl FnOnce(&Session) -> bool,
+    ) -> Option<Session> {
+        let mut entry = self.state.sessions.get_mut(call)?;
+        if !ready(&entry) {
+            return None;
+        }
+        let stand_in = Session {
+            gen: entry.gen.clone(),
+            plan: entry.plan,
+            call: NewCall::new(call.clone(), entry.call.arrived_at),
+            awaiting: None,
+            resume: None,
+            trace: Vec::new(),
+            held: true,
+        };
+        Some(std::mem::replace(&mut *entry, stand_in))
     }
 }
 

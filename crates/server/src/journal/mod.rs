@@ -87,6 +87,16 @@ pub type Members = dyn Fn(&AgentId) -> Option<Vec<QueueId>> + Send + Sync;
 pub type MembersIn<'a> = dyn Fn(&AgentId, &LiveState) -> Option<Vec<QueueId>> + 'a;
 
 impl Snapshot {
+    /// Drops the open call records of calls the state holds neither in a queue nor in a plan
+    /// session (in the IVR, queued, or leaving a queue its plan will place it after): they
+    /// can never end. Calls in wrap-up stay until the agent leaves it.
+    pub fn drop_records_of_lost_calls(&mut self) {
+        let live = &self.state;
+        let held: std::collections::BTreeSet<_> =
+            live.calls.keys().chain(live.sessions.keys()).cloned().collect();
+        self.calls.retain(|call| held.contains(call));
+    }
+
     /// Folds one record in, with agents' memberships unknown (an agent's time counts in the
     /// queues of its last state).
     pub fn apply(&mut self, seq: u64, record: &Record) {

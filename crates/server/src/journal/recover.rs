@@ -325,7 +325,7 @@ mailbox = "sales"
 
         let restored = plan_router(Arc::new(NoObserver));
         restored.engine().restore(state, t(6)).unwrap();
-        let report = restored.restore_sessions(state);
+        let report = restored.restore_sessions(state, t(6));
         assert_eq!((report.queued, report.ivr, report.last_agents), (1, 0, 1));
         assert!(restored.advance(t(64)).is_empty(), "59 s in line");
         let resumed = restored.advance(t(65));
@@ -461,11 +461,84 @@ number = "b3"
         assert_eq!(state.splits.picks_of("v", "split"), 47);
         let restored = router(Arc::new(NoObserver));
         restored.engine().restore(state, t(3604)).unwrap();
-        let report = restored.restore_sessions(state);
+        let report = restored.restore_sessions(state, t(3604));
         assert!(report.dropped.is_empty(), "{:?}", report.dropped);
         assert_eq!((report.splits, report.last_agents), (2, 1));
         // The restarted router sends the next calls where the one that never stopped does.
         assert_eq!(vendors(&restored, "z", 150, t(3605)), vendors(&r, "z", 150, t(3605)));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_call_timed_out_of_its_queue_before_its_plan_placed_it_again_survives_a_crash() {
+        let dir = temp_dir("leaving");
+        let settings = JournalSettings {
+            dir: Some(dir.clone()),
+            sync: SyncPolicy::Batch,
+            batch_ms: 5,
+            snapshot_every: 1_000,
+            max_pending_bytes: 1 << 20,
+        };
+        let (journal, writer) = Journal::open(settings, &dir, Snapshot::default()).unwrap();
+        let (pump, _pump_rx) = crossbeam_channel::unbounded();
+        let hub = Arc::new(crate::hub::Hub::with_journal(pump, 16, Some(journal.clone())));
+        let r = plan_router(Arc::new(crate::hub::HubObserver(hub)));
+        let t = |s: u64| Timestamp::from_millis(1_790_000_000_000 + s * 1000);
+        // The switch routes c2 (its arrival is journaled by RouteCall); nobody is logged in.
+        journal.append(Record::Call(crate::cdr::CallFact::Started {
+            call: "c2".into(),
+            switch_id: "sw".into(),
+            caller: "+332".into(),
+            dialed: "+100".into(),
+            customer_id: None,
+            at: t(5),
+        }));
+        let incoming = IncomingCall {
+            id: "c2".into(),
+            caller: "+332".into(),
+            dialed: "+100".into(),
+            ..Default::default()
+        };
+        r.start_call(incoming, t(5)).unwrap();
+        // 60 s later it times out of sales and its plan sends it to voicemail.
+        let resumed = r.advance(t(66));
+        assert_eq!(resumed.len(), 1);
+        assert_eq!(resumed[0].action, Action::Voicemail { mailbox: "sales".into() });
+        assert!(journal.wait_durable_blocking(journal.appended(), Duration::from_secs(5)));
+        writer.join();
+
+        // The crash came after the timeout was written, before the plan's step was: cut the
+        // segment where the step's record begins.
+        let path = last_segment(&dir);
+        let bytes = std::fs::read(&path).unwrap();
+        let seg = format::read_segment(&bytes, None);
+        let decode = |f: &format::Frame| serde_json::from_slice::<Record>(f.payload).unwrap();
+        let timeout = seg
+            .frames
+            .iter()
+            .position(|f| matches!(decode(f), Record::Event(Event::QueueTimedOut { .. })))
+            .expect("the timeout is journaled");
+        let step = seg.frames[timeout + 1..]
+            .iter()
+            .find(|f| matches!(decode(f), Record::Session(_)))
+            .expect("the plan's step is journaled after the timeout");
+        std::fs::write(&path, &bytes[..step.offset]).unwrap();
+
+        let mut got = recover(&dir).unwrap();
+        assert!(got.truncated.is_empty(), "a cut at a record boundary is no torn tail");
+        got.snapshot.drop_records_of_lost_calls();
+        assert!(got.snapshot.state.calls.is_empty(), "c2 left its queue");
+        let session = got.snapshot.state.sessions.get("c2").expect("the journal keeps c2");
+        assert!(session.leaving_queue);
+        assert_eq!(got.snapshot.calls.open_calls(), 1, "c2's call record is still open");
+
+        // At restore its plan takes the step the crash cut short.
+        let restored = plan_router(Arc::new(NoObserver));
+        restored.engine().restore(&got.snapshot.state, t(70)).unwrap();
+        let report = restored.restore_sessions(&got.snapshot.state, t(70));
+        assert!(report.dropped.is_empty(), "{:?}", report.dropped);
+        assert_eq!(report.resumed.len(), 1);
+        assert_eq!(report.resumed[0].action, Action::Voicemail { mailbox: "sales".into() });
         let _ = std::fs::remove_dir_all(&dir);
     }
 
