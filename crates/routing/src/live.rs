@@ -111,6 +111,13 @@ pub struct LiveSession {
     /// yet when the journal ended: [`crate::plan::Router::restore_sessions`] takes it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub leaving_queue: bool,
+    /// The session as its previous step left it (at a prompt, or leaving a queue), kept while
+    /// the step into a queue is journaled but that queue's `CallEntered` is not yet: the two
+    /// are separate records, and a journal that ends between them restores this one, whose
+    /// step was acknowledged, rather than a queued call no queue holds. The `CallEntered`
+    /// clears it. Only the fold sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_queue: Option<Box<LiveSession>>,
     /// Nodes visited so far.
     pub trace: Vec<LiveTraceStep>,
 }
@@ -230,6 +237,9 @@ impl LiveState {
                         answered_at: None,
                     },
                 );
+                if let Some(session) = self.sessions.get_mut(&call.id) {
+                    session.before_queue = None;
+                }
             }
             Event::CallAnswered { call, at, .. } => {
                 if let Some(c) = self.calls.get_mut(call) {
@@ -274,7 +284,21 @@ impl LiveState {
     pub fn apply_session(&mut self, change: &SessionChange) {
         match change {
             SessionChange::Upserted(session) => {
-                self.sessions.insert(session.call.id.clone(), (**session).clone());
+                let mut session = (**session).clone();
+                let previous = self.sessions.remove(&session.call.id);
+                if session.awaiting.is_none() && !session.leaving_queue {
+                    // A step into a queue: until its CallEntered, the last acknowledged
+                    // version is the one to restore.
+                    session.before_queue = previous.and_then(|mut before| {
+                        if before.awaiting.is_some() || before.leaving_queue {
+                            before.before_queue = None;
+                            Some(Box::new(before))
+                        } else {
+                            before.before_queue
+                        }
+                    });
+                }
+                self.sessions.insert(session.call.id.clone(), session);
             }
             SessionChange::Removed(call) => {
                 self.sessions.remove(call);

@@ -505,6 +505,47 @@ impl Journal {
             _ => None,
         })
     }
+
+    /// Where the first `CallEntered` of `call` from entry `from` on is.
+    fn first_entered_of(&self, call: &str, from: usize) -> Option<usize> {
+        self.0.lock().iter().enumerate().skip(from).find_map(|(i, e)| match e {
+            Entry::Event(Event::CallEntered { call: c, .. }) if c.id.as_str() == call => Some(i),
+            _ => None,
+        })
+    }
+}
+
+#[test]
+fn a_crash_between_a_step_into_a_queue_and_its_call_entered_keeps_the_caller_at_the_prompt() {
+    let journal = Arc::new(Journal::default());
+    let r = router(CONFIG, journal.clone());
+    assert_eq!(
+        short(&r.start_call(call("c1", "+331", "+200"), at(0)).expect("c1")),
+        "collect main"
+    );
+    let before = journal.len();
+    assert_eq!(
+        short(&r.submit_digits(&"c1".into(), Some("1"), at(1)).expect("1")),
+        "queue support"
+    );
+    let step = journal.first_upsert_of("c1", before).expect("the step is reported");
+    let entered = journal.first_entered_of("c1", step).expect("the call entered its queue");
+    // The queued session is journaled, its queue's CallEntered is not: the answer to the
+    // digits was never sent, so the caller must still be at the menu for the retry.
+    for crash in step + 1..=entered {
+        let live = journal.fold_first(crash);
+        assert!(live.calls.is_empty(), "no queue holds c1 yet");
+        let (restored, _) = restarted(CONFIG, &live, at(2));
+        assert_eq!(restored.engine().call_count(), 0);
+        let d = restored.submit_digits(&"c1".into(), Some("1"), at(3)).expect("retried digits");
+        assert_eq!(short(&d), "queue support");
+        assert_eq!(restored.engine().call_count(), 1);
+    }
+    // Once the CallEntered is journaled the call restores queued, and no earlier step is kept.
+    let live = journal.fold_first(entered + 1);
+    assert!(live.sessions.get("c1").expect("session").before_queue.is_none());
+    let (restored, _) = restarted(CONFIG, &live, at(2));
+    assert_eq!(restored.engine().call_count(), 1);
 }
 
 #[test]

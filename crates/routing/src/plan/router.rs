@@ -204,6 +204,7 @@ impl Session {
             }),
             resume: self.resume.map(|node| plan.nodes[node].name.clone()),
             leaving_queue: false,
+            before_queue: None,
             trace: self
                 .trace
                 .iter()
@@ -598,6 +599,13 @@ impl Router {
         let gen = &self.current;
         let mut leaving = Vec::new();
         for (id, live) in &state.sessions {
+            // A step into a queue whose CallEntered the journal does not have: the step before
+            // it was the last one acknowledged (the switch retries the digits, or the plan
+            // places the call again).
+            let live = match &live.before_queue {
+                Some(before) if self.engine.call_status(id).is_none() => before.as_ref(),
+                _ => live,
+            };
             let restored = (|| {
                 let plan_index = gen
                     .config
